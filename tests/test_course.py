@@ -1,0 +1,74 @@
+"""The repository URL and version live in coursekit.course only; everything else follows."""
+
+import re
+import subprocess
+
+import nbformat
+import pytest
+import yaml
+
+from coursekit import course
+from tests.conftest import BOOK, ROOT
+
+GITHUB_REPO = re.compile(
+    r"(?:github\.com|githubusercontent\.com|colab\.research\.google\.com/github)/"
+    r"([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+)"
+)
+OWNER_REPO = course.REPOSITORY.removeprefix("https://github.com/")
+
+
+def tracked_text_files():
+    names = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
+                           check=True).stdout.split()
+    for name in names:
+        path = ROOT / name
+        if path.suffix in {".png", ".jpg", ".gz", ".zip", ".pdf"} or not path.is_file():
+            continue
+        yield path
+
+
+def test_every_repository_url_is_the_one_in_coursekit_course():
+    seen = 0
+    for path in tracked_text_files():
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for owner, repo in GITHUB_REPO.findall(text):
+            seen += 1
+            assert f"{owner}/{repo.removesuffix('.git')}" == OWNER_REPO, (
+                f"{path.relative_to(ROOT)} names the repository {owner}/{repo}; "
+                f"the course's repository is {OWNER_REPO} (coursekit/course.py)"
+            )
+    assert seen > 0, "expected at least one link to the repository (the book's config)"
+
+
+def test_book_config_points_at_the_repository():
+    config = yaml.safe_load((BOOK / "_config.yml").read_text())
+    assert config["repository"]["url"] == course.REPOSITORY
+    assert config["repository"]["branch"] == course.BRANCH
+    assert config["repository"]["path_to_book"] == "book"
+    assert config["execute"]["execute_notebooks"] == "off"
+    assert "colab_url" in config["launch_buttons"]
+
+
+def test_install_spec_and_urls():
+    assert course.install_spec() == (
+        f"dlvision-coursekit @ git+{course.REPOSITORY}@v{course.VERSION}")
+    assert course.install_spec("exercises").startswith("dlvision-coursekit[exercises] @ git+")
+    assert course.colab_url("book/02-concepts.ipynb") == (
+        f"https://colab.research.google.com/github/{OWNER_REPO}/blob/main/book/02-concepts.ipynb")
+
+
+BOOK_NOTEBOOKS = sorted(BOOK.glob("[0-9][0-9]*.ipynb"))
+
+
+def test_the_toc_lists_every_chapter_in_order():
+    toc = yaml.safe_load((BOOK / "_toc.yml").read_text())
+    listed = [entry["file"] for entry in toc["chapters"]]
+    assert listed == [path.stem for path in BOOK_NOTEBOOKS]
+
+
+@pytest.mark.parametrize("path", BOOK_NOTEBOOKS, ids=lambda p: p.name)
+def test_book_notebooks_start_with_the_setup_cell(path):
+    notebook = nbformat.read(path, as_version=4)
+    first_code = next(cell for cell in notebook.cells if cell.cell_type == "code")
+    assert first_code.source == course.setup_cell_source(), (
+        f"{path.name}: its first code cell must be coursekit.course.setup_cell_source()")

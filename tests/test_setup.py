@@ -1,0 +1,82 @@
+import pytest
+import torch
+
+from coursekit import setup
+
+
+def test_get_device_prefers_cuda_then_mps_then_cpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert setup.get_device() == torch.device("cpu")
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert setup.get_device() == torch.device("mps")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert setup.get_device() == torch.device("cuda")
+
+
+def test_get_device_rejects_unknown_and_unavailable(monkeypatch):
+    with pytest.raises(ValueError, match=r"prefer: expected one of .* got 'tpu'"):
+        setup.get_device("tpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(RuntimeError, match="prefer: device 'cuda' .* not available"):
+        setup.get_device("cuda")
+    assert setup.get_device("cpu") == torch.device("cpu")
+
+
+def test_seed_makes_a_cpu_run_repeat_exactly():
+    def run():
+        setup.seed_everything(123)
+        model = torch.nn.Linear(4, 2)
+        x = torch.randn(8, 4)
+        return model(x).detach()
+
+    assert torch.equal(run(), run())
+    setup.seed_everything(124)
+    assert not torch.equal(run(), torch.nn.Linear(4, 2)(torch.randn(8, 4)).detach())
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "0", True])
+def test_seed_rejects_bad_values(seed):
+    with pytest.raises(ValueError, match="seed: expected a non-negative int"):
+        setup.seed_everything(seed)
+
+
+@pytest.mark.parametrize("value, expected", [("", False), ("0", False), ("false", False),
+                                             ("1", True), ("true", True), ("YES", True)])
+def test_fast_mode_reads_the_environment(monkeypatch, value, expected):
+    monkeypatch.setenv("COURSEKIT_FAST", value)
+    assert setup.fast_mode() is expected
+    assert setup.budget(full=10, fast=1) == (1 if expected else 10)
+
+
+def test_fast_mode_rejects_garbage(monkeypatch):
+    monkeypatch.setenv("COURSEKIT_FAST", "maybe")
+    with pytest.raises(ValueError, match="COURSEKIT_FAST: expected 0 or 1"):
+        setup.fast_mode()
+
+
+def test_data_root(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSEKIT_DATA", str(tmp_path))
+    assert setup.data_root() == tmp_path
+    monkeypatch.delenv("COURSEKIT_DATA")
+    assert setup.data_root() == setup.DEFAULT_DATA_ROOT
+
+
+def test_colab_detection(monkeypatch):
+    import sys
+    import types
+
+    assert setup.in_colab() is False
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    assert setup.in_colab() is True
+
+
+def test_start_prints_one_line_and_returns_the_device(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSEKIT_FAST", "1")
+    monkeypatch.setenv("COURSEKIT_DATA", str(tmp_path))
+    device = setup.start(seed=7)
+    out = capsys.readouterr().out.strip()
+    assert isinstance(device, torch.device)
+    assert len(out.splitlines()) == 1
+    assert f"device: {setup.describe_device(device)}" in out
+    assert "fast mode: on" in out and f"data: {tmp_path}" in out and "seed: 7" in out
