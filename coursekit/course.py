@@ -48,7 +48,10 @@ def setup_cell_source(extras: str = "") -> str:
     return "\n".join([
         "# Set-up. In Colab this installs the course package (Colab's own torch stays as it is);",
         "# where the package is already installed it does nothing.",
-        "import importlib.util, subprocess, sys",
+        "import importlib.util",
+        "import subprocess",
+        "import sys",
+        "",
         "if importlib.util.find_spec(\"coursekit\") is None:",
         "    subprocess.run([sys.executable, \"-m\", \"pip\", \"install\", \"-q\",",
         f"                    \"{install_spec(extras)}\"], check=True)",

@@ -35,7 +35,8 @@ def get_device(prefer: str | None = None) -> torch.device:
     }
     if prefer is not None:
         if prefer not in available:
-            raise ValueError(f"prefer: expected one of 'cuda', 'mps', 'cpu' or None, got {prefer!r}")
+            raise ValueError(
+                f"prefer: expected one of 'cuda', 'mps', 'cpu' or None, got {prefer!r}")
         if not available[prefer]:
             raise RuntimeError(f"prefer: device {prefer!r} was asked for but is not available here")
         return torch.device(prefer)

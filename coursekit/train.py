@@ -32,7 +32,7 @@ def train_one_epoch(model, loader, loss_fn, optimizer, device, progress=None) ->
         seen += len(labels)
         if progress is not None:
             progress.update(1)
-            progress.set_postfix(loss=f"{total_loss / seen:.4f}")
+            progress.set_postfix(loss=f"{total_loss / seen:.4f}", refresh=False)
     return {"loss": total_loss / seen, "accuracy": correct / seen}
 
 

@@ -1,0 +1,418 @@
+"""Graded exercises (coursekit.grading): masters, generated exercises, checks and grading.
+
+For every master in solutions/: the committed exercise is in sync with it; graded with
+the hidden tests, its solution gets every point, its untouched exercise none, and a
+planted wrong answer loses exactly its question's points; in a running notebook the
+check cells say "not answered yet", name the failure and hint, or say all passed.
+For one chapter: a submission that loops, raises or floods does not stop the others.
+"""
+
+import csv
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+import nbformat
+import psutil
+import pytest
+import torch
+import torch.nn.functional as F
+from nbclient import NotebookClient
+
+from coursekit import course, grading
+from tests.conftest import ROOT
+
+MASTERS = grading.masters()
+
+PLANTED_BUGS = {
+    # chapter: (question, a line of its solution, the wrong line, what its check must then say)
+    "02-concepts": (
+        "q2",
+        "    x = F.pad(x, (padding, padding, padding, padding))",
+        "    padding = 0  # planted bug: the padding is forgotten",
+        "did you forget the padding?",
+    ),
+}
+
+TIMEOUT = 60  # seconds per submission here; a normal one takes 10-30 s on 2 busy CPUs
+
+pytestmark = pytest.mark.filterwarnings(  # from traitlets, inside otter assign
+    "ignore:Traits should be given as instances:DeprecationWarning")
+ANSWER_TAGS = {"otter_answer_cell", "otter_assign_solution_cell"}
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def read(path):
+    return nbformat.read(path, as_version=4)
+
+
+def answer_cells(notebook):
+    """{question: [indices of its answer cells]}: the answer cells above each check cell."""
+    found, pending = {}, []
+    for index, cell in enumerate(notebook.cells):
+        check = re.fullmatch(r'grader\.check\("(\w+)"\)', cell.source.strip())
+        if check:
+            found[check[1]], pending = pending, []
+        elif set(cell.metadata.get("tags", [])) & ANSWER_TAGS:
+            pending.append(index)
+    return found
+
+
+def edit_answer(notebook, question, old, new):
+    """A copy of ``notebook`` with ``old`` replaced by ``new`` in one answer of ``question``."""
+    notebook = nbformat.from_dict(notebook)
+    cells = [notebook.cells[i] for i in answer_cells(notebook)[question]]
+    matching = [cell for cell in cells if old in cell.source]
+    assert len(matching) == 1, f"{old!r} should be in exactly one answer cell of {question}"
+    matching[0].source = matching[0].source.replace(old, new, 1)
+    return notebook
+
+
+def plant_bug(solution, chapter):
+    if chapter not in PLANTED_BUGS:
+        pytest.fail(f"add a planted wrong answer for {chapter} to PLANTED_BUGS in {__file__}")
+    question, line, wrong, _ = PLANTED_BUGS[chapter]
+    return edit_answer(solution, question, line, wrong)
+
+
+def unanswer(solution, exercise, question):
+    """``solution`` with the answer cells of ``question`` as the exercise hands them out."""
+    notebook = nbformat.from_dict(solution)
+    for index in answer_cells(solution)[question]:
+        notebook.cells[index] = exercise.cells[index]
+    return notebook
+
+
+def read_csv(path):
+    with open(path, newline="") as file:
+        return list(csv.reader(file))
+
+
+def orphan_kernels():
+    """Notebook kernels whose parent process has gone (as a killed grading would leave)."""
+    return {
+        process.pid for process in psutil.process_iter(["cmdline", "ppid"])
+        if "ipykernel_launcher" in " ".join(process.info["cmdline"] or [])
+        and process.info["ppid"] == 1
+    }
+
+
+# ----------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module", params=MASTERS)
+def generated(request, tmp_path_factory):
+    """(chapter, files): the master's exercise and autograder, regenerated into a tmp dir."""
+    chapter = request.param
+    out = tmp_path_factory.mktemp(f"assign-{chapter}")
+    files = grading.assign(chapter, exercises_dir=out / "exercises", build_dir=out / "build",
+                           check_solutions=False)
+    return chapter, files
+
+
+@pytest.fixture(scope="module")
+def graded(generated, tmp_path_factory):
+    """(rows by submission, CSV lines, points): the solution, the untouched exercise and
+    the solution with a planted wrong answer, graded with the hidden tests."""
+    chapter, files = generated
+    folder = tmp_path_factory.mktemp(f"submissions-{chapter}")
+    solution = read(files.solution)
+    nbformat.write(solution, folder / "right.ipynb")
+    nbformat.write(read(files.notebook), folder / "unanswered.ipynb")
+    nbformat.write(plant_bug(solution, chapter), folder / "wrong.ipynb")
+    out_csv = folder.parent / f"scores-{chapter}.csv"
+    rows = grading.grade(folder, chapter, out_csv, timeout=TIMEOUT, jobs=2,
+                         autograder=files.autograder)
+    points = grading.question_points(files.autograder)
+    return {row["submission"]: row for row in rows}, read_csv(out_csv), points
+
+
+# ------------------------------------------------------------------- every master: files
+
+
+def test_every_master_has_questions_and_a_planted_bug():
+    assert MASTERS, "no exercise master found in solutions/"
+    for chapter in MASTERS:
+        assert chapter in PLANTED_BUGS, f"add a planted wrong answer for {chapter}"
+
+
+def test_committed_exercise_is_in_sync_with_its_master(generated):
+    chapter, files = generated
+    fix = f"run: python -m coursekit.grading assign {chapter}"
+    committed = ROOT / "exercises" / f"{chapter}.ipynb"
+    assert committed.is_file(), f"{committed} is missing; {fix}"
+    assert committed.read_text() == files.notebook.read_text(), f"{committed} is stale; {fix}"
+    committed_tests = ROOT / "exercises" / "tests" / chapter
+    expected_names = sorted(path.name for path in files.tests_dir.iterdir())
+    assert sorted(path.name for path in committed_tests.iterdir()) == expected_names, fix
+    for name in expected_names:
+        assert (committed_tests / name).read_text() == (files.tests_dir / name).read_text(), (
+            f"{committed_tests / name} is stale; {fix}")
+
+
+def test_first_code_cell_sets_up_the_course_and_the_grader(generated):
+    chapter, files = generated
+    for notebook in (read(ROOT / "solutions" / f"{chapter}.ipynb"), read(files.notebook)):
+        first = next(cell for cell in notebook.cells if cell.cell_type == "code")
+        assert first.source == grading.first_cell_source(chapter), (
+            f"the first code cell of solutions/{chapter}.ipynb must be "
+            f"grading.first_cell_source({chapter!r}); put it there, then run "
+            f"python -m coursekit.grading assign {chapter}")
+    assert course.install_spec("exercises") in first.source
+
+
+def test_public_tests_hold_no_hidden_test(generated):
+    chapter, files = generated
+    for path in files.tests_dir.glob("q*.py"):
+        assert "hidden=True" not in path.read_text(), f"{path} holds a hidden test"
+        assert "hidden=False" in path.read_text(), f"{path} holds no public test"
+
+
+# ----------------------------------------------------------------- every master: grading
+
+
+def test_solution_gets_every_point(graded):
+    rows, _, points = graded
+    right = rows["right.ipynb"]
+    assert right["status"] == "graded"
+    assert {q: right[q] for q in points} == points, right["notes"]
+    assert right["total"] == sum(points.values())
+    assert right["notes"] == ""
+
+
+def test_untouched_exercise_scores_zero(graded):
+    rows, _, points = graded
+    unanswered = rows["unanswered.ipynb"]
+    assert unanswered["status"] == "graded"
+    assert {q: unanswered[q] for q in points} == {q: 0 for q in points}
+    assert unanswered["total"] == 0
+    assert unanswered["notes"] == f"not answered: {', '.join(points)}"
+
+
+def test_planted_wrong_answer_loses_exactly_its_points(generated, graded):
+    chapter, _ = generated
+    rows, _, points = graded
+    question, _, _, feedback = PLANTED_BUGS[chapter]
+    wrong = rows["wrong.ipynb"]
+    expected = {**points, question: 0}
+    assert {q: wrong[q] for q in points} == expected
+    assert wrong["total"] == sum(points.values()) - points[question]
+    assert wrong["notes"].startswith(f"{question}: ") and feedback in wrong["notes"]
+
+
+def test_csv_has_one_row_per_submission_and_a_column_per_question(graded):
+    _, lines, points = graded
+    assert lines[0] == ["submission", *points, "total", "status", "notes"]
+    by_name = {line[0]: line for line in lines[1:]}
+    assert sorted(by_name) == ["right.ipynb", "unanswered.ipynb", "wrong.ipynb"]
+    full = [str(grading._number(p)) for p in points.values()]
+    assert by_name["right.ipynb"][1:-2] == [*full, str(grading._number(sum(points.values())))]
+    assert by_name["unanswered.ipynb"][1:-2] == ["0"] * (len(points) + 1)
+    assert by_name["wrong.ipynb"][-2] == "graded"
+
+
+# -------------------------------------------------------------- every master: feedback
+
+
+def test_public_check_of_an_untouched_question_says_not_answered_yet(
+        generated, tmp_path, monkeypatch):
+    chapter, files = generated
+    monkeypatch.chdir(tmp_path)  # otter writes its log file where it runs
+    exercise = read(ROOT / "exercises" / f"{chapter}.ipynb")
+    env = {"torch": torch, "F": F}
+    for cell in exercise.cells:
+        if set(cell.metadata.get("tags", [])) & ANSWER_TAGS:
+            exec(cell.source, env)
+    grader = grading.ExerciseGrader(chapter, ROOT / "exercises" / "tests" / chapter)
+    assert grader.questions == list(answer_cells(exercise))
+    for question in grader.questions:
+        feedback = grader.check(question, env)
+        assert not feedback.passed
+        assert feedback.text.startswith(f"{question}: not answered yet: ")
+        assert "Traceback" not in feedback.text and "\n" not in feedback.text
+
+
+def test_check_cells_speak_plainly_in_a_running_notebook(generated, tmp_path):
+    """One notebook in three states: a wrong answer, an untouched one, the others right."""
+    chapter, files = generated
+    wrong_question, _, _, hint = PLANTED_BUGS[chapter]
+    questions = list(answer_cells(read(files.notebook)))
+    untouched = [q for q in questions if q != wrong_question][-1]
+    notebook = unanswer(plant_bug(read(files.solution), chapter), read(files.notebook), untouched)
+    shutil.copytree(files.tests_dir, tmp_path / "tests" / chapter)
+    NotebookClient(notebook, timeout=300, resources={"metadata": {"path": str(tmp_path)}}).execute()
+
+    said = {}
+    for cell in notebook.cells:
+        check = re.fullmatch(r'grader\.check\("(\w+)"\)', cell.source.strip())
+        if check:
+            said[check[1]] = "".join(output.get("data", {}).get("text/plain", "")
+                                     for output in cell.outputs)
+    assert said[untouched].startswith(f"{untouched}: not answered yet")
+    assert "❌ FAILED" in said[wrong_question] and hint in said[wrong_question]
+    assert "Traceback" not in said[wrong_question]
+    for question in questions:
+        if question not in (untouched, wrong_question):
+            assert re.match(f"{question}: all checks passed", said[question]), said[question]
+
+
+# ------------------------------------------------------------ one chapter: robustness
+
+
+def test_loops_crashes_and_floods_do_not_stop_the_others(tmp_path):
+    """The instructor's command on a folder where one notebook loops forever, one raises,
+    one prints a flood and one is not a notebook at all, next to a right one."""
+    chapter = "02-concepts"
+    files = grading.assign(chapter, exercises_dir=tmp_path / "exercises",
+                           build_dir=tmp_path / "build", check_solutions=False)
+    solution = read(files.solution)
+    folder = tmp_path / "submissions"
+    (folder / "alice").mkdir(parents=True)
+    nbformat.write(solution, folder / "alice" / "right.ipynb")
+    loops = edit_answer(solution, "q2", "    # BEGIN SOLUTION\n",
+                        "    # BEGIN SOLUTION\n    while True:\n        pass\n")
+    # named to be graded first, so that its time limit runs while the others are graded
+    nbformat.write(loops, folder / "a-loops.ipynb")
+    raises = edit_answer(solution, "q3", "def conv2d_unfold",
+                         "import this_module_does_not_exist\n\ndef conv2d_unfold")
+    nbformat.write(raises, folder / "raises.ipynb")
+    flood = edit_answer(solution, "q1", "def conv_output_size",
+                        "for i in range(20_000):\n    print('flood', i)\n\ndef conv_output_size")
+    nbformat.write(flood, folder / "flood.ipynb")
+    (folder / "broken.ipynb").write_text("this is not a notebook")
+
+    kernels_before = orphan_kernels()
+    start = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "coursekit.grading", "grade", str(folder), "--chapter", chapter,
+         "--out", str(tmp_path / "scores.csv"), "--timeout", str(TIMEOUT), "--jobs", "2",
+         "--autograder", str(files.autograder)],
+        capture_output=True, text=True, cwd=tmp_path,
+    )
+    elapsed = time.monotonic() - start
+    assert result.returncode == 0, result.stderr
+    lines = read_csv(tmp_path / "scores.csv")
+    points = grading.question_points(files.autograder)
+    full = str(grading._number(sum(points.values())))
+    assert lines[0] == ["submission", *points, "total", "status", "notes"]
+    rows = {line[0]: dict(zip(lines[0], line, strict=True)) for line in lines[1:]}
+    assert sorted(rows) == ["a-loops.ipynb", "alice/right.ipynb", "broken.ipynb",
+                            "flood.ipynb", "raises.ipynb"]
+
+    loops = rows["a-loops.ipynb"]
+    assert (loops["status"], loops["total"]) == ("timed out", "0")
+    assert loops["notes"] == f"stopped at the time limit ({TIMEOUT} s): 0 for every question"
+    assert elapsed < 2 * TIMEOUT, f"grading took {elapsed:.0f} s"
+    time.sleep(2)  # a kernel left behind would now be an orphan
+    assert orphan_kernels() - kernels_before == set(), "the looping kernel was not stopped"
+
+    broken = rows["broken.ipynb"]
+    assert (broken["status"], broken["total"]) == ("crashed", "0")
+    assert broken["notes"].startswith("grading failed: ") and "NotJSONError" in broken["notes"]
+
+    raises = rows["raises.ipynb"]
+    assert (raises["status"], raises["q3"]) == ("graded", "0")
+    assert raises["total"] == str(grading._number(sum(points.values()) - points["q3"]))
+    assert "not answered: q3" in raises["notes"]
+    assert "ModuleNotFoundError: No module named 'this_module_does_not_exist'" in raises["notes"]
+
+    assert (rows["flood.ipynb"]["total"], rows["flood.ipynb"]["notes"]) == (full, "")
+    assert rows["alice/right.ipynb"]["total"] == full
+    assert "flood 19999" not in result.stdout  # the flood stays inside its own process
+    assert "a-loops.ipynb" in result.stdout and "timed out" in result.stdout
+
+
+# --------------------------------------------------------------------- small helpers
+
+
+def test_call_says_not_answered_yet_for_a_stub_or_a_missing_function():
+    def stub(x):
+        ...
+
+    with pytest.raises(AssertionError, match="^not answered yet: stub returned None"):
+        grading.call(stub, "stub", 1)
+    with pytest.raises(AssertionError, match="^not answered yet: `gone` is not defined"):
+        grading.call(None, "gone", 1)
+
+
+def test_call_turns_an_error_in_the_answer_into_one_sentence():
+    def broken(x):
+        return x / 0
+
+    with pytest.raises(AssertionError, match=r"^broken\(1\) raised ZeroDivisionError: division"):
+        grading.call(broken, "broken", 1)
+
+
+def test_expect_tensor_names_the_wrong_shape_and_its_hint():
+    got, expected = torch.zeros(1, 2, 3, 3), torch.zeros(1, 2, 4, 4)
+    hints = {(1, 2, 3, 3): "did you forget the padding?"}
+    with pytest.raises(AssertionError) as error:
+        grading.expect_tensor(got, expected, "conv2d_loops(x)", shape_hints=hints)
+    assert str(error.value) == ("conv2d_loops(x): output shape (1, 2, 3, 3), expected "
+                                "(1, 2, 4, 4) — did you forget the padding?")
+
+
+def test_expect_tensor_names_a_wrong_value():
+    expected = torch.arange(4.0).reshape(2, 2)
+    got = expected.clone()
+    got[1, 0] = 7
+    with pytest.raises(AssertionError, match=r"at index \(1, 0\) got 7, expected 2"):
+        grading.expect_tensor(got, expected, "f(x)")
+    grading.expect_tensor(expected.double(), expected, "f(x)")  # dtypes may differ
+
+
+def test_expect_equal_tells_a_float_from_an_int():
+    with pytest.raises(AssertionError, match=r"returned 26.0 \(float\), expected 26 \(int\)"):
+        grading.expect_equal(26.0, 26, "conv_output_size(28, 3)")
+
+
+def test_forbidden_refuses_torch_functions_only_inside_the_block():
+    x, weight = torch.ones(1, 1, 3, 3), torch.ones(1, 1, 2, 2)
+    with grading.forbidden("conv2d"):
+        for conv in (F.conv2d, torch.conv2d, torch.nn.Conv2d(1, 1, 2)):
+            with pytest.raises(grading.ForbiddenCall, match="calls torch's own conv2d"):
+                conv(x) if isinstance(conv, torch.nn.Module) else conv(x, weight)
+    assert F.conv2d(x, weight).shape == (1, 1, 2, 2)
+
+
+def test_bad_arguments_get_clear_errors(tmp_path):
+    with pytest.raises(ValueError, match="chapter: expected one of the masters"):
+        grading.assign("99-nothing")
+    with pytest.raises(ValueError, match="chapter: expected a chapter name like"):
+        grading.exercise_grader("concepts")
+    with pytest.raises(ValueError, match="submissions_dir: expected a folder"):
+        grading.grade(tmp_path / "missing", "02-concepts", tmp_path / "s.csv")
+    with pytest.raises(ValueError, match="submissions_dir: expected .ipynb files"):
+        grading.grade(tmp_path, "02-concepts", tmp_path / "s.csv")
+    (tmp_path / "a.ipynb").write_text("{}")
+    with pytest.raises(ValueError, match="timeout: expected a positive number"):
+        grading.grade(tmp_path, "02-concepts", tmp_path / "s.csv", timeout=0)
+    grader = grading.ExerciseGrader("02-concepts", ROOT / "exercises" / "tests" / "02-concepts")
+    with pytest.raises(ValueError, match="question: expected one of q1, q2, q3, q4, got 'q9'"):
+        grader.check("q9", env={})
+
+
+def test_without_local_tests_the_grader_downloads_them(tmp_path, monkeypatch):
+    """As in Colab: no tests next to the notebook nor in a repository; fetched by URL."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(grading, "EXERCISES_DIR", tmp_path / "no-repository")
+    monkeypatch.setattr(grading.course, "raw_url", lambda path: (ROOT / path).as_uri())
+    grader = grading.exercise_grader("02-concepts")
+    assert grader.tests_dir == grading.Path("tests") / "02-concepts"
+    assert grader.questions == ["q1", "q2", "q3", "q4"]
+    for question in grader.questions:
+        downloaded = (tmp_path / "tests" / "02-concepts" / f"{question}.py").read_text()
+        assert downloaded == (ROOT / "exercises/tests/02-concepts" / f"{question}.py").read_text()
+    assert grader.check("q1", env={}).text.startswith("q1: not answered yet: `conv_output_size`")
+
+
+def test_a_failed_download_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(grading, "EXERCISES_DIR", tmp_path / "no-repository")
+    monkeypatch.setattr(grading.course, "raw_url", lambda path: (tmp_path / "gone").as_uri())
+    with pytest.raises(RuntimeError, match="could not download .* open the notebook from"):
+        grading.exercise_grader("02-concepts")
