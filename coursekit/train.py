@@ -15,8 +15,10 @@ from tqdm.auto import tqdm
 def train_one_epoch(model, loader, loss_fn, optimizer, device, progress=None) -> dict:
     """One pass over ``loader``; returns the mean loss and accuracy seen while training.
 
-    Each batch: ``images: (N, C, H, W) float``, ``labels: (N,) int64``;
-    ``model(images)`` gives ``logits: (N, num_classes)``.
+    Each batch: ``images: (N, C, H, W) float`` and ``labels: (N,) int64`` (classification,
+    ``model(images)`` gives ``logits: (N, num_classes)``) or ``labels: (N, H, W) int64``
+    (segmentation, ``logits: (N, num_classes, H, W)``). Accuracy counts every label: per
+    image for classification, per pixel for segmentation.
     """
     model.train()
     total_loss, correct, seen = 0.0, 0, 0
@@ -27,9 +29,9 @@ def train_one_epoch(model, loader, loss_fn, optimizer, device, progress=None) ->
         optimizer.zero_grad()                # 3. forget the previous batch's gradients
         loss.backward()                      # 4. gradients of the loss
         optimizer.step()                     # 5. update the weights
-        total_loss += loss.item() * len(labels)
+        total_loss += loss.item() * labels.numel()
         correct += (logits.argmax(dim=1) == labels).sum().item()
-        seen += len(labels)
+        seen += labels.numel()
         if progress is not None:
             progress.update(1)
             progress.set_postfix(loss=f"{total_loss / seen:.4f}", refresh=False)
@@ -45,9 +47,9 @@ def evaluate(model, loader, device, loss_fn=None) -> dict:
         images, labels = images.to(device), labels.to(device)
         logits = model(images)
         if loss_fn is not None:
-            total_loss += loss_fn(logits, labels).item() * len(labels)
+            total_loss += loss_fn(logits, labels).item() * labels.numel()
         correct += (logits.argmax(dim=1) == labels).sum().item()
-        seen += len(labels)
+        seen += labels.numel()
     if seen == 0:
         raise ValueError("loader: expected at least one batch, got an empty loader")
     result = {"accuracy": correct / seen}

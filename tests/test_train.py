@@ -58,3 +58,15 @@ def test_fit_and_evaluate_reject_bad_arguments():
     empty = DataLoader(TensorDataset(torch.zeros(0, 2), torch.zeros(0, dtype=torch.int64)))
     with pytest.raises(ValueError, match="loader: expected at least one batch"):
         train.evaluate(model, empty, "cpu")
+
+
+def test_evaluate_counts_pixels_for_segmentation():
+    setup.seed_everything(0)
+    model = nn.Conv2d(1, 3, 1)                       # (N, 1, H, W) -> (N, 3, H, W) logits
+    x = torch.randn(5, 1, 4, 6)
+    y = torch.randint(0, 3, (5, 4, 6))
+    loader = DataLoader(TensorDataset(x, y), batch_size=2)   # uneven last batch on purpose
+    ours = train.evaluate(model, loader, "cpu")
+    with torch.no_grad():
+        predicted = model(x).argmax(1)
+    assert ours["accuracy"] == pytest.approx(accuracy_score(y.flatten(), predicted.flatten()))
