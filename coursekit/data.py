@@ -4,14 +4,27 @@ Where a data set lives: under the data root (``$COURSEKIT_DATA``, see
 ``coursekit.setup.data_root``). If it is not there, torchvision downloads it
 (Colab, a laptop online). If it can be had neither way, ``DataNotFoundError``
 names the data set, the places searched and the fix.
+
+Classification data sets: ``mnist``, ``fashion_mnist`` and ``cifar10``. CIFAR-10 comes
+from the official torchvision files when they are there (or can be downloaded), else
+from the JPEG copy in ``ImageFolder`` layout (``cifar10-jpg/{train,test}/<class>/``); its
+``source`` attribute says which ("official" or "JPEG copy"), so every figure can say so.
+``as_tensors`` turns any of them into two tensors, ``channel_stats`` computes the
+normalisation statistics, and ``coursekit.device_loader`` feeds them to a model.
 """
 
 from pathlib import Path
 
+import numpy as np
 import torch
 from torchvision import datasets
 
 from coursekit import setup
+
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
+                   "dog", "frog", "horse", "ship", "truck")
+FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 
 
 class DataNotFoundError(FileNotFoundError):
@@ -29,35 +42,151 @@ def _not_found(name: str, searched: list[Path], reason: str) -> DataNotFoundErro
     )
 
 
+def _check_split(train):
+    if not isinstance(train, bool):
+        raise TypeError(f"train: expected True or False, got {train!r}")
+
+
+def _torchvision_set(cls, name, folder, train, root, download):
+    """``cls(root, train)`` from disk, else downloaded, else a DataNotFoundError."""
+    _check_split(train)
+    root = Path(root) if root is not None else setup.data_root()
+    try:
+        return cls(root, train=train, download=False)
+    except RuntimeError:
+        pass  # not on disk: try to download, below
+    if not download:
+        raise _not_found(name, [root / folder], "not on disk and download=False")
+    try:
+        return cls(root, train=train, download=True)
+    except Exception as error:  # no internet, DNS failure, refused connection ...
+        raise _not_found(name, [root / folder], f"download failed ({error})") from None
+
+
 def mnist(train: bool = True, root: str | Path | None = None, download: bool = True):
     """MNIST (60,000 train / 10,000 test digits, 28x28 grayscale) as a torchvision data set.
 
     Looks under ``root`` (default: the data root) in torchvision's layout
     ``MNIST/raw/*-ubyte``; downloads there when missing and ``download`` is True.
     """
-    if not isinstance(train, bool):
-        raise TypeError(f"train: expected True or False, got {train!r}")
+    return _torchvision_set(datasets.MNIST, "MNIST", "MNIST/raw", train, root, download)
+
+
+def fashion_mnist(train: bool = True, root: str | Path | None = None, download: bool = True):
+    """Fashion-MNIST (60,000 / 10,000 clothing images, 28x28 grayscale, 10 classes).
+
+    A drop-in for MNIST, harder to classify. Layout ``FashionMNIST/raw/*-ubyte``.
+    """
+    return _torchvision_set(datasets.FashionMNIST, "Fashion-MNIST", "FashionMNIST/raw",
+                            train, root, download)
+
+
+def cifar10(train: bool = True, root: str | Path | None = None, download: bool = True):
+    """CIFAR-10 (50,000 train / 10,000 test colour images, 32x32, 10 classes).
+
+    Looked for, in order: the official files (``cifar-10-batches-py/``), the JPEG copy
+    (``cifar10-jpg/train|test/<class>/*.jpg``), then a download of the official files.
+    The returned data set has ``source``: "official" or "JPEG copy" (JPEG is lossy:
+    accuracies on it are close to, not equal to, accuracies on official CIFAR-10).
+    """
+    _check_split(train)
     root = Path(root) if root is not None else setup.data_root()
+    official, jpeg = root / "cifar-10-batches-py", root / "cifar10-jpg" / (
+        "train" if train else "test")
+    if official.is_dir():
+        dataset = datasets.CIFAR10(root, train=train, download=False)
+    elif jpeg.is_dir():
+        dataset = datasets.ImageFolder(jpeg)
+        if tuple(dataset.classes) != CIFAR10_CLASSES:
+            raise ValueError(f"{jpeg}: expected the CIFAR-10 class folders "
+                             f"{CIFAR10_CLASSES}, got {tuple(dataset.classes)}")
+        # The folders hold the images class by class; put them in a fixed random order,
+        # as the official files are, so that the first N images hold every class.
+        order = torch.randperm(len(dataset.samples), generator=torch.Generator().manual_seed(0))
+        dataset.samples = dataset.imgs = [dataset.samples[i] for i in order]
+        dataset.targets = [label for _, label in dataset.samples]
+    elif download:
+        try:
+            dataset = datasets.CIFAR10(root, train=train, download=True)
+        except Exception as error:
+            raise _not_found("CIFAR-10", [official, jpeg], f"download failed ({error})") from None
+    else:
+        raise _not_found("CIFAR-10", [official, jpeg], "not on disk and download=False")
+    dataset.source = "JPEG copy" if isinstance(dataset, datasets.ImageFolder) else "official"
+    return dataset
+
+
+def _decode_image_folder(dataset) -> torch.Tensor:
+    """Every image of an ``ImageFolder`` as ``(N, H, W, C) uint8``, cached next to it."""
+    cache = Path(dataset.root).with_suffix(".shuffled.uint8.pt")
+    if cache.is_file():
+        return torch.load(cache, weights_only=True)
+    from PIL import Image
+
+    pictures = [np.asarray(Image.open(path).convert("RGB")) for path, _ in dataset.samples]
+    pixels = torch.from_numpy(np.stack(pictures))
     try:
-        return datasets.MNIST(root, train=train, download=False)
-    except RuntimeError:
-        pass  # not on disk: try to download, below
-    if not download:
-        raise _not_found("MNIST", [root / "MNIST" / "raw"], "not on disk and download=False")
-    try:
-        return datasets.MNIST(root, train=train, download=True)
-    except Exception as error:  # no internet, DNS failure, refused connection ...
-        raise _not_found("MNIST", [root / "MNIST" / "raw"], f"download failed ({error})") from None
+        torch.save(pixels, cache)
+    except OSError:
+        pass  # a read-only data folder: decode again next time
+    return pixels
 
 
 def as_tensors(dataset, limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """A torchvision MNIST-style data set as two tensors, without a per-image loop.
+    """A torchvision classification data set as two tensors, without a per-image loop.
 
-    Returns ``images: (N, 1, H, W) float32 in [0, 1]`` and ``labels: (N,) int64``,
-    keeping the first ``limit`` examples when ``limit`` is given.
+    Works for MNIST, Fashion-MNIST and CIFAR-10 (official or JPEG copy). Returns
+    ``images: (N, C, H, W) float32 in [0, 1]`` and ``labels: (N,) int64``, keeping the
+    first ``limit`` examples when ``limit`` is given.
     """
     if limit is not None and (not isinstance(limit, int) or limit <= 0):
         raise ValueError(f"limit: expected a positive int or None, got {limit!r}")
-    images = dataset.data[:limit].unsqueeze(1).float() / 255.0
-    labels = torch.as_tensor(dataset.targets[:limit], dtype=torch.int64)
+    if isinstance(dataset, datasets.ImageFolder):
+        pixels = _decode_image_folder(dataset)[:limit]         # (N, H, W, C) uint8
+        labels = torch.as_tensor(dataset.targets[:limit], dtype=torch.int64)
+    elif isinstance(dataset, datasets.CIFAR10):
+        pixels = torch.from_numpy(dataset.data[:limit])        # (N, H, W, C) uint8
+        labels = torch.as_tensor(dataset.targets[:limit], dtype=torch.int64)
+    elif isinstance(dataset, datasets.MNIST):  # FashionMNIST is an MNIST too
+        pixels = dataset.data[:limit].unsqueeze(-1)            # (N, H, W, 1) uint8
+        labels = torch.as_tensor(dataset.targets[:limit], dtype=torch.int64)
+    else:
+        raise TypeError(f"dataset: expected MNIST, FashionMNIST, CIFAR10 or ImageFolder, "
+                        f"got {type(dataset).__name__}")
+    images = pixels.permute(0, 3, 1, 2).float().div_(255.0).contiguous()
     return images, labels
+
+
+def channel_stats(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and standard deviation, computed from the data (never copied).
+
+    images: (N, C, H, W) float. Returns ``mean, std``, each ``(C,)`` float.
+    """
+    if not isinstance(images, torch.Tensor) or images.ndim != 4:
+        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images)
+        raise ValueError(f"images: expected a (N, C, H, W) tensor, got {shape}")
+    flat = images.transpose(0, 1).reshape(images.shape[1], -1).double()
+    return flat.mean(dim=1).float(), flat.std(dim=1).float()
+
+
+def normalize(images, mean, std) -> torch.Tensor:
+    """``(images - mean) / std`` per channel. images: (N, C, H, W); mean, std: (C,)."""
+    mean, std = torch.as_tensor(mean, dtype=images.dtype), torch.as_tensor(std, dtype=images.dtype)
+    if mean.shape != (images.shape[1],) or std.shape != (images.shape[1],):
+        raise ValueError(f"mean, std: expected {images.shape[1]} values each (one per channel "
+                         f"of images), got {tuple(mean.shape)} and {tuple(std.shape)}")
+    return (images - mean.to(images.device)[:, None, None]) / std.to(images.device)[:, None, None]
+
+
+def split(images, labels, fraction: float, seed: int = 0):
+    """A random split into (train_images, train_labels, val_images, val_labels).
+
+    ``fraction`` (between 0 and 1) of the examples go to validation: choose models on
+    them, and keep the test set for the one final figure.
+    """
+    if not 0 < fraction < 1:
+        raise ValueError(f"fraction: expected a number between 0 and 1, got {fraction!r}")
+    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))
+    n_val = int(round(len(images) * fraction))
+    val, keep = order[:n_val], order[n_val:]
+    return images[keep], labels[keep], images[val], labels[val]

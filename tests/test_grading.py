@@ -34,6 +34,24 @@ PLANTED_BUGS = {
         "    padding = 0  # planted bug: the padding is forgotten",
         "did you forget the padding?",
     ),
+    "03-cnn-classifier": (
+        "q2",
+        "        optimizer.zero_grad()\n",
+        "        pass  # planted bug: the gradients are never cleared\n",
+        "did you forget optimizer.zero_grad()?",
+    ),
+    "04-fcn": (
+        "q2",
+        "        return self.up(coarse) + self.score(features)",
+        "        return self.up(coarse)  # planted bug: the skip is forgotten",
+        "the skip is not added",
+    ),
+    "05-unet": (
+        "q2",
+        "        x = torch.cat([skip, x], dim=1)",
+        "        x = torch.cat([x, skip], dim=1)  # planted bug: the wrong order",
+        "the skip must come first",
+    ),
 }
 
 TIMEOUT = 60  # seconds per submission here; a normal one takes 10-30 s on 2 busy CPUs

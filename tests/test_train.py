@@ -70,3 +70,65 @@ def test_evaluate_counts_pixels_for_segmentation():
     with torch.no_grad():
         predicted = model(x).argmax(1)
     assert ours["accuracy"] == pytest.approx(accuracy_score(y.flatten(), predicted.flatten()))
+
+
+def small_run(tmp_path, stop_epoch=None, resume=False, epochs=4):
+    """A CNN with dropout and batch norm on a device loader, with a schedule and clipping."""
+    from coursekit.device_loader import DeviceLoader
+
+    setup.seed_everything(5)
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.rand(96, 1, 8, 8, generator=g), torch.randint(0, 3, (96,), generator=g)
+    loader = DeviceLoader(x, y, 16, shuffle=True, crop_padding=1, flip=True, seed=2)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Dropout(0.3),
+                          nn.Flatten(), nn.Linear(4 * 6 * 6, 3))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    scheduler = train.one_cycle(optimizer, 0.2, epochs, len(loader))
+    history = train.fit(model, loader, optimizer, epochs, "cpu", test_loader=loader,
+                        scheduler=scheduler, clip_grad_norm=1.0,
+                        checkpoint=tmp_path / "run.pt", resume=resume, stop_epoch=stop_epoch)
+    return model, history
+
+
+def test_an_interrupted_run_resumes_to_bitwise_the_same_weights(tmp_path):
+    straight, history = small_run(tmp_path / "a")
+    small_run(tmp_path / "b", stop_epoch=2)               # a Colab disconnect after epoch 2
+    setup.seed_everything(123)                            # the new session's state differs
+    resumed, resumed_history = small_run(tmp_path / "b", resume=True)
+    for a, b in zip(straight.state_dict().values(), resumed.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    assert [r["loss"] for r in history] == [r["loss"] for r in resumed_history]
+    assert len(resumed_history) == 4
+
+
+def test_checkpoints_load_with_weights_only(tmp_path):
+    small_run(tmp_path, stop_epoch=1)
+    state = torch.load(tmp_path / "run.pt", weights_only=True)
+    assert set(state) >= {"model", "optimizer", "history", "random", "scheduler", "loader"}
+
+
+def test_history_plots_and_finds_its_best_epoch():
+    _, history = run()
+    assert isinstance(history, train.History) and history.best()["epoch"] in (1, 2, 3)
+    fig = history.plot()
+    assert [ax.get_ylabel() for ax in fig.axes] == ["loss", "accuracy"]
+    assert len(fig.axes[1].lines) == 2
+
+
+def test_one_cycle_rises_then_falls():
+    optimizer = torch.optim.SGD(nn.Linear(1, 1).parameters(), lr=1.0)
+    scheduler = train.one_cycle(optimizer, 0.4, epochs=2, steps_per_epoch=10)
+    rates = []
+    for _ in range(20):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    peak = rates.index(max(rates))
+    assert max(rates) == pytest.approx(0.4) and 0 < peak < 19 and rates[-1] < 0.05
+
+
+def test_predict_matches_the_model():
+    model = nn.Linear(4, 3)
+    x = torch.randn(25, 4)
+    with torch.no_grad():
+        assert torch.allclose(train.predict(model, x, "cpu", batch_size=7), model(x))

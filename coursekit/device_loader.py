@@ -1,0 +1,117 @@
+"""A loader that keeps a small data set on the device and augments it there.
+
+``torch.utils.data.DataLoader`` with PIL transforms decodes, crops and flips every image
+on the CPU, one at a time, then copies each batch to the GPU. A data set like MNIST or
+CIFAR-10 fits in GPU memory whole (CIFAR-10 as float16: 300 MB), so ``DeviceLoader``
+puts it there once, normalised, and augments whole batches with a few tensor operations
+(the approach of airbench's CIFAR-10 loader). Chapter 8 compares the two.
+
+    loader = DeviceLoader(images, labels, batch_size=512, device=device,
+                          mean=mean, std=std, crop_padding=4, flip=True, shuffle=True)
+    for images, labels in loader:   # images: (B, C, H, W) normalised, on the device
+        ...
+"""
+
+import torch
+
+from coursekit.data import normalize
+
+
+def random_crop(images: torch.Tensor, padding: int, generator=None) -> torch.Tensor:
+    """Shift each image by up to ``padding`` pixels (zero padding, then a random crop).
+
+    images: (N, C, H, W) float; returns the same shape. Done for the whole batch at
+    once with one gather, not image by image.
+    """
+    if padding == 0:
+        return images
+    n, c, h, w = images.shape
+    padded = torch.nn.functional.pad(images, (padding,) * 4)
+    dy = torch.randint(0, 2 * padding + 1, (n,), device=images.device, generator=generator)
+    dx = torch.randint(0, 2 * padding + 1, (n,), device=images.device, generator=generator)
+    rows = (torch.arange(h, device=images.device)[None, :] + dy[:, None])   # (N, H)
+    cols = (torch.arange(w, device=images.device)[None, :] + dx[:, None])   # (N, W)
+    index_n = torch.arange(n, device=images.device)[:, None, None, None]
+    index_c = torch.arange(c, device=images.device)[None, :, None, None]
+    return padded[index_n, index_c, rows[:, None, :, None], cols[:, None, None, :]]
+
+
+def random_flip(images: torch.Tensor, generator=None) -> torch.Tensor:
+    """Mirror each image left-right with probability 1/2. images: (N, C, H, W)."""
+    flip = torch.rand(len(images), device=images.device, generator=generator) < 0.5
+    return torch.where(flip[:, None, None, None], images.flip(-1), images)
+
+
+def cutout(images: torch.Tensor, size: int, generator=None) -> torch.Tensor:
+    """Set one random ``size`` x ``size`` square of each image to 0. images: (N, C, H, W)."""
+    n, _, h, w = images.shape
+    top = torch.randint(0, h - size + 1, (n,), device=images.device, generator=generator)
+    left = torch.randint(0, w - size + 1, (n,), device=images.device, generator=generator)
+    rows = torch.arange(h, device=images.device)[None, :]
+    cols = torch.arange(w, device=images.device)[None, :]
+    in_rows = (rows >= top[:, None]) & (rows < top[:, None] + size)      # (N, H)
+    in_cols = (cols >= left[:, None]) & (cols < left[:, None] + size)    # (N, W)
+    square = in_rows[:, :, None] & in_cols[:, None, :]                   # (N, H, W)
+    return images.masked_fill(square[:, None], 0.0)
+
+
+class DeviceLoader:
+    """Batches of a data set held as one tensor on ``device``, augmented there.
+
+    images: (N, C, H, W) float in [0, 1]; labels: (N,) int64. ``mean``/``std`` (C,)
+    normalise once, up front. Each epoch (one ``for`` loop over the loader) shuffles
+    and, if asked, crops with ``crop_padding``, flips, and cuts out ``cutout_size``
+    squares. ``dtype`` (e.g. torch.float16 on a GPU) halves memory and copies. Random
+    choices come from the loader's own generator (seeded by ``seed``), saved by
+    ``state_dict`` so that a resumed run repeats exactly.
+    """
+
+    def __init__(self, images, labels, batch_size, device="cpu", mean=None, std=None,
+                 shuffle=False, crop_padding=0, flip=False, cutout_size=0, drop_last=False,
+                 dtype=torch.float32, seed=0):
+        if not isinstance(images, torch.Tensor) or images.ndim != 4:
+            got = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images)
+            raise ValueError(f"images: expected a (N, C, H, W) tensor, got {got}")
+        if not isinstance(labels, torch.Tensor) or labels.shape != (len(images),):
+            got = tuple(labels.shape) if isinstance(labels, torch.Tensor) else type(labels)
+            raise ValueError(f"labels: expected a ({len(images)},) tensor, one per image, "
+                             f"got {got}")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
+        self.device = torch.device(device)
+        images = images.to(self.device)
+        if mean is not None:
+            images = normalize(images, mean, std)
+        self.images = images.to(dtype)
+        self.labels = labels.to(self.device)
+        self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
+        self.crop_padding, self.flip, self.cutout_size = crop_padding, flip, cutout_size
+        self.generator = torch.Generator(device=self.device).manual_seed(seed)
+
+    def __len__(self) -> int:
+        full, rest = divmod(len(self.images), self.batch_size)
+        return full if self.drop_last or rest == 0 else full + 1
+
+    def augment(self, images: torch.Tensor) -> torch.Tensor:
+        """The loader's augmentation on one batch: crop, flip, cutout (those asked for)."""
+        if self.crop_padding:
+            images = random_crop(images, self.crop_padding, self.generator)
+        if self.flip:
+            images = random_flip(images, self.generator)
+        if self.cutout_size:
+            images = cutout(images, self.cutout_size, self.generator)
+        return images
+
+    def __iter__(self):
+        n = len(self.images)
+        order = (torch.randperm(n, device=self.device, generator=self.generator)
+                 if self.shuffle else torch.arange(n, device=self.device))
+        for i in range(len(self)):
+            index = order[i * self.batch_size:(i + 1) * self.batch_size]
+            yield self.augment(self.images[index]), self.labels[index]
+
+    def state_dict(self) -> dict:
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.set_state(state["generator"])

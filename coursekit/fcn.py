@@ -1,0 +1,153 @@
+"""Fully convolutional networks (Long, Shelhamer and Darrell, 2015): FCN-32s, 16s, 8s.
+
+A classifier ends in fully connected layers that forget *where* things are. An FCN
+keeps only convolutions: its last layer is a 1x1 convolution that gives a score per
+class at every position of a coarse grid (1/32 of the input here), and a transposed
+convolution initialised to bilinear upsampling brings the scores back to the input's
+size. FCN-16s and FCN-8s add scores from earlier, finer feature maps (1/16, 1/8) on
+the way up: the *skip fusion* that gives them sharper edges.
+
+The backbone here is small (five VGG-like stages of 3x3 convolutions and a pooling) so
+that it trains on a CPU; torchvision's ``fcn_resnet50`` is the big pretrained one.
+"""
+
+import torch
+from torch import nn
+
+VARIANTS = ("32s", "16s", "8s")
+
+
+def bilinear_kernel(factor: int) -> torch.Tensor:
+    """The 2-D kernel with which a transposed convolution upsamples bilinearly.
+
+    Returns (k, k) with k = 2 * factor - factor % 2: the outer product of a "tent"
+    1 - |distance from the centre| / factor with itself. For factor 2: the tent is
+    (0.25, 0.75, 0.75, 0.25).
+    """
+    if not isinstance(factor, int) or isinstance(factor, bool) or factor < 1:
+        raise ValueError(f"factor: expected a positive int, got {factor!r}")
+    size = 2 * factor - factor % 2
+    center = factor - 1 if size % 2 == 1 else factor - 0.5
+    tent = 1 - (torch.arange(size, dtype=torch.float32) - center).abs() / factor  # (k,)
+    return tent[:, None] * tent[None, :]
+
+
+def bilinear_upsampler(channels: int, factor: int) -> nn.ConvTranspose2d:
+    """A transposed convolution that starts as bilinear upsampling by ``factor``.
+
+    x: (N, channels, H, W) -> (N, channels, factor * H, factor * W). Each channel is
+    upsampled on its own (``groups=channels``: weight (channels, 1, k, k), the bilinear
+    kernel in every channel). Away from the border (``factor`` pixels) it equals
+    ``F.interpolate(x, scale_factor=factor, mode="bilinear")``; at the border it fades,
+    as if the image were padded with zeros. The weights are learnable.
+    """
+    if not isinstance(channels, int) or isinstance(channels, bool) or channels < 1:
+        raise ValueError(f"channels: expected a positive int, got {channels!r}")
+    kernel = bilinear_kernel(factor)
+    size = kernel.shape[0]
+    up = nn.ConvTranspose2d(channels, channels, size, stride=factor,
+                            padding=(size - factor) // 2, groups=channels, bias=False)
+    with torch.no_grad():
+        up.weight.copy_(kernel.expand(channels, 1, size, size))
+    return up
+
+
+class SkipFusion(nn.Module):
+    """One FCN skip: upsample coarse scores x2 and add scores made from finer features.
+
+    coarse: (N, num_classes, h, w); features: (N, skip_channels, 2h, 2w)
+    -> (N, num_classes, 2h, 2w). The new 1x1 score layer starts at zero, so at first the
+    fused net predicts exactly what the coarser one did (as in the FCN paper).
+    """
+
+    def __init__(self, skip_channels: int, num_classes: int):
+        super().__init__()
+        self.score = nn.Conv2d(skip_channels, num_classes, 1)
+        nn.init.zeros_(self.score.weight)
+        nn.init.zeros_(self.score.bias)
+        self.up = bilinear_upsampler(num_classes, 2)
+
+    def forward(self, coarse: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        return self.up(coarse) + self.score(features)
+
+
+def _stage(in_channels: int, out_channels: int) -> nn.Sequential:
+    """Two 3x3 conv + batch norm + ReLU, then 2x2 max pooling: halves H and W."""
+    layers = []
+    for channels in (in_channels, out_channels):
+        layers += [nn.Conv2d(channels, out_channels, 3, padding=1, bias=False),
+                   nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True)]
+    return nn.Sequential(*layers, nn.MaxPool2d(2))
+
+
+class FCN(nn.Module):
+    """FCN on a small VGG-like backbone: images (N, in_channels, H, W) -> logits
+    (N, num_classes, H, W), for H and W divisible by 32.
+
+    variant: "32s" (upsample the 1/32 scores by 32), "16s" (fuse the 1/16 features
+    first, then x16) or "8s" (also the 1/8 features, then x8). width: channels of the
+    first stage; the stages have width x (1, 2, 4, 8, 8).
+    """
+
+    def __init__(self, in_channels: int = 1, num_classes: int = 2, variant: str = "8s",
+                 width: int = 16):
+        super().__init__()
+        if variant not in VARIANTS:
+            raise ValueError(f"variant: expected one of {VARIANTS}, got {variant!r}")
+        for name, value in [("in_channels", in_channels), ("num_classes", num_classes),
+                            ("width", width)]:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name}: expected a positive int, got {value!r}")
+        self.variant = variant
+        c = [width * m for m in (1, 2, 4, 8, 8)]
+        self.stages = nn.ModuleList([_stage(in_channels, c[0])] +
+                                    [_stage(c[i], c[i + 1]) for i in range(4)])
+        # the "fully connected" layers of a classifier, as convolutions (fc6, fc7)
+        self.classifier = nn.Sequential(
+            nn.Conv2d(c[4], 2 * c[4], 3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(2 * c[4], num_classes, 1))          # scores at 1/32
+        if variant in ("16s", "8s"):
+            self.fuse16 = SkipFusion(c[3], num_classes)    # with stage 4's output, 1/16
+        if variant == "8s":
+            self.fuse8 = SkipFusion(c[2], num_classes)     # with stage 3's output, 1/8
+        factor = {"32s": 32, "16s": 16, "8s": 8}[variant]
+        self.upsample = bilinear_upsampler(num_classes, factor)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor) or x.dim() != 4:
+            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"x: expected a tensor (N, C, H, W), got {shape}")
+        if x.shape[-2] % 32 or x.shape[-1] % 32:
+            raise ValueError(f"x: height and width must be divisible by 32, "
+                             f"got {x.shape[-2]}x{x.shape[-1]}")
+        features = []
+        for stage in self.stages:
+            x = stage(x)
+            features.append(x)                  # 1/2, 1/4, 1/8, 1/16, 1/32
+        scores = self.classifier(x)             # (N, classes, H/32, W/32)
+        if self.variant in ("16s", "8s"):
+            scores = self.fuse16(scores, features[3])   # (N, classes, H/16, W/16)
+        if self.variant == "8s":
+            scores = self.fuse8(scores, features[2])    # (N, classes, H/8, W/8)
+        return self.upsample(scores)            # (N, classes, H, W)
+
+
+def pretrained_fcn_resnet50(num_classes: int | None = None):
+    """torchvision's FCN with a ResNet-50 backbone, pretrained on COCO (VOC classes).
+
+    Downloads about 135 MB of weights the first time (in Colab). Offline, raises a
+    RuntimeError saying so. ``num_classes`` replaces the last layer for a new task.
+    """
+    from torchvision.models.segmentation import FCN_ResNet50_Weights, fcn_resnet50
+
+    try:
+        model = fcn_resnet50(weights=FCN_ResNet50_Weights.DEFAULT)
+    except Exception as error:  # no internet: URLError, socket errors, ...
+        raise RuntimeError(
+            "fcn_resnet50's pretrained weights could not be downloaded "
+            f"({type(error).__name__}: {error}). They need the internet: run this in "
+            "Colab or online; the rest of the chapter does not need them.") from None
+    if num_classes is not None:
+        model.classifier[4] = nn.Conv2d(512, num_classes, 1)
+        model.aux_classifier = None
+    return model

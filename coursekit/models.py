@@ -1,0 +1,180 @@
+"""The course's classification networks, with their shapes checked.
+
+- ``MnistCNN``: two conv blocks and a small classifier; >= 99 % on MNIST in two epochs.
+- ``ResNet9``: a residual CIFAR-10 network (the DAWNBench "ResNet-9" plan, with a
+  ``width`` knob: 64 for a GPU, 16-32 for a CPU budget).
+- ``A1Net`` and ``A2Net``: the networks of two source articles, same layer plan, their
+  bugs fixed (see the comments), so that chapter 3 can show before and after.
+- ``Normalize``: per-channel normalisation as a first layer.
+- ``pretrained_resnet18``: torchvision's ImageNet ResNet-18 for transfer learning, or, where
+  its weights cannot be downloaded, a clear message and a randomly initialised one.
+
+Every ``forward`` takes ``images: (N, C, H, W) float`` and returns ``logits: (N, classes)``;
+an image of the wrong shape gets an error naming what was expected.
+"""
+
+import torch
+from torch import nn
+
+
+def check_images(images, channels: int, size: int | None, name: str = "images") -> None:
+    """Fail clearly unless ``images`` is (N, channels, size, size) (any size if None)."""
+    if not isinstance(images, torch.Tensor) or images.ndim != 4:
+        got = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+        raise ValueError(f"{name}: expected a (N, C, H, W) tensor, got {got}")
+    ok = images.shape[1] == channels and (size is None or images.shape[2:] == (size, size))
+    if not ok:
+        wanted = f"(N, {channels}, {size}, {size})" if size else f"(N, {channels}, H, W)"
+        raise ValueError(f"{name}: expected shape {wanted}, got {tuple(images.shape)}")
+
+
+class Normalize(nn.Module):
+    """``(images - mean) / std`` per channel, as a layer, so a model takes raw [0, 1] images.
+
+    mean, std: (C,) sequences. images: (N, C, H, W) -> the same shape.
+    """
+
+    def __init__(self, mean, std):
+        super().__init__()
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32)[:, None, None])
+        self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32)[:, None, None])
+
+    def forward(self, images):
+        return (images - self.mean) / self.std
+
+
+def conv_bn(c_in: int, c_out: int) -> nn.Sequential:
+    """3x3 convolution (same size), batch norm, ReLU: (N, c_in, H, W) -> (N, c_out, H, W)."""
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
+                         nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
+
+
+class MnistCNN(nn.Module):
+    """A small CNN for 28x28 grey images: (N, 1, 28, 28) -> (N, 10) logits.
+
+    conv 16 -> pool (14x14) -> conv 32 -> pool (7x7) -> flatten 32*7*7 -> 128 -> 10.
+    """
+
+    def __init__(self, classes: int = 10, width: int = 16):
+        super().__init__()
+        self.features = nn.Sequential(
+            conv_bn(1, width), nn.MaxPool2d(2),           # (N, w, 14, 14)
+            conv_bn(width, 2 * width), nn.MaxPool2d(2),   # (N, 2w, 7, 7)
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(),                                 # (N, 2w * 7 * 7)
+            nn.Linear(2 * width * 7 * 7, 128), nn.ReLU(inplace=True),
+            nn.Linear(128, classes),
+        )
+
+    def forward(self, images):
+        check_images(images, 1, 28)
+        return self.classifier(self.features(images))
+
+
+class Residual(nn.Module):
+    """``x + block(x)``: the block learns a correction to its input."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.block = nn.Sequential(conv_bn(channels, channels), conv_bn(channels, channels))
+
+    def forward(self, x):
+        return x + self.block(x)
+
+
+class ResNet9(nn.Module):
+    """A residual network for 32x32 colour images: (N, 3, 32, 32) -> (N, 10) logits.
+
+    prep (w, 32x32) -> conv 2w, pool, residual (16x16) -> conv 4w, pool (8x8)
+    -> conv 8w, pool, residual (4x4) -> global max pool -> linear. ``width`` w = 64
+    is the GPU recipe (about 6.5 M parameters); 16 trains on a laptop CPU.
+    """
+
+    def __init__(self, classes: int = 10, width: int = 64):
+        super().__init__()
+        w = width
+        self.features = nn.Sequential(
+            conv_bn(3, w),
+            conv_bn(w, 2 * w), nn.MaxPool2d(2), Residual(2 * w),
+            conv_bn(2 * w, 4 * w), nn.MaxPool2d(2),
+            conv_bn(4 * w, 8 * w), nn.MaxPool2d(2), Residual(8 * w),
+            nn.AdaptiveMaxPool2d(1), nn.Flatten(),        # (N, 8w)
+        )
+        self.classifier = nn.Linear(8 * w, classes)
+        self.scale = 0.125                                # smaller logits train better
+
+    def forward(self, images):
+        check_images(images, 3, None)
+        return self.classifier(self.features(images)) * self.scale
+
+
+class A1Net(nn.Module):
+    """Source article A1's MNIST network, fixed: (N, 1, 28, 28) -> (N, 10).
+
+    Its bugs: images loaded as 3 channels into a 1-channel network (here: 1 channel,
+    checked), and a flatten of 64*4*4 after three 2x2 poolings of 28x28, which give
+    28 -> 14 -> 7 -> 3, so 64*3*3.
+    """
+
+    def __init__(self, classes: int = 10):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),   # 14x14
+            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 7x7
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 3x3 (not 4x4)
+        )
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(64 * 3 * 3, 128), nn.ReLU(),
+                                        nn.Linear(128, classes))
+
+    def forward(self, images):
+        check_images(images, 1, 28)
+        return self.classifier(self.features(images))
+
+
+class A2Net(nn.Module):
+    """Source article A2's CIFAR-10 network, fixed: (N, 3, 32, 32) -> (N, 10) logits.
+
+    Its bugs: ``x.view(-1, 128)`` after three poolings of 32x32 (128 x 4 x 4 values per
+    image) turned a batch of N into 16 N rows; here ``flatten(1)`` keeps N rows of 2048.
+    And a ReLU on the logits before ``nll_loss``: here the logits stay raw, for
+    ``cross_entropy``.
+    """
+
+    def __init__(self, classes: int = 10):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),    # 16x16
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),   # 8x8
+            nn.Conv2d(64, 128, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 4x4
+        )
+        self.fc1 = nn.Linear(128 * 4 * 4, 256)
+        self.fc2 = nn.Linear(256, classes)
+
+    def forward(self, images):
+        check_images(images, 3, 32)
+        x = self.features(images).flatten(1)              # (N, 2048), not view(-1, 128)
+        return self.fc2(torch.relu(self.fc1(x)))          # raw logits: no ReLU here
+
+
+def pretrained_resnet18(classes: int = 10, pretrained: bool = True) -> tuple[nn.Module, bool]:
+    """torchvision's ResNet-18 with a new ``classes``-way last layer; (model, loaded).
+
+    With ``pretrained`` it loads the ImageNet weights (downloaded once, e.g. in Colab).
+    Where they cannot be had (offline) it says so and returns a randomly initialised
+    network with ``loaded = False``, so the notebook continues.
+    """
+    from torchvision.models import ResNet18_Weights, resnet18
+
+    model, loaded = None, False
+    if pretrained:
+        try:
+            model, loaded = resnet18(weights=ResNet18_Weights.IMAGENET1K_V1), True
+        except Exception as error:  # no internet: URLError, socket errors, ...
+            print(f"Pretrained ResNet-18 weights are not available here ({type(error).__name__}:"
+                  f" {str(error)[:120]}). Continuing WITHOUT them: a randomly initialised "
+                  "ResNet-18. In Colab (online) the weights download by themselves.")
+    if model is None:
+        model = resnet18(weights=None)
+    model.fc = nn.Linear(model.fc.in_features, classes)
+    return model, loaded

@@ -1,0 +1,60 @@
+"""Oxford-IIIT Pet: photos of 37 breeds of cats and dogs with pet/background masks.
+
+torchvision downloads it (about 800 MB; in Colab). Offline and without a copy,
+``oxford_pet`` raises ``DataNotFoundError`` saying so; a chapter catches it and goes on.
+The masks ("trimaps") mark pet, background and an uncertain border; here they become
+1 = pet, 0 = background, 255 = border (ignored by the loss and the metrics).
+"""
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+from torchvision import datasets
+
+from coursekit import setup
+from coursekit.data import DataNotFoundError
+from coursekit.joint_transforms import resize
+
+CLASS_NAMES = ("background", "pet")
+IGNORE = 255  # the trimap's uncertain border
+
+
+class PetSegmentation(Dataset):
+    """Pet images resized to ``size`` x ``size``: (3, size, size) float in [0, 1] and
+    masks (size, size) int64 with 0, 1 and 255 (see the module's docstring)."""
+
+    def __init__(self, pets, size: int = 128):
+        self.pets, self.size = pets, size
+
+    def __len__(self) -> int:
+        return len(self.pets)
+
+    def __getitem__(self, index):
+        picture, trimap = self.pets[index]
+        image = torch.from_numpy(np.array(picture.convert("RGB"))).permute(2, 0, 1).float() / 255
+        trimap = torch.from_numpy(np.array(trimap)).long()        # 1 pet, 2 background, 3 border
+        mask = torch.full_like(trimap, IGNORE)
+        mask[trimap == 1], mask[trimap == 2] = 1, 0
+        return resize(image, mask, self.size)
+
+
+def oxford_pet(split: str = "trainval", size: int = 128, root=None, download: bool = True):
+    """Oxford-IIIT Pet with segmentation masks, as a ``PetSegmentation`` data set.
+
+    split: "trainval" (3,680 images) or "test" (3,669).
+    """
+    if split not in ("trainval", "test"):
+        raise ValueError(f"split: expected 'trainval' or 'test', got {split!r}")
+    root = Path(root) if root is not None else setup.data_root()
+    try:
+        pets = datasets.OxfordIIITPet(root, split=split, target_types="segmentation",
+                                      download=download)
+    except Exception as error:  # no internet, or not on disk with download=False
+        raise DataNotFoundError(
+            f"Oxford-IIIT Pet is not available here ({type(error).__name__}: "
+            f"{str(error)[:120]}).\nSearched: {root / 'oxford-iiit-pet'}\n"
+            "Fix: run this in Colab or online, where torchvision downloads it (about 800 MB); "
+            "the course keeps no offline copy.") from None
+    return PetSegmentation(pets, size)

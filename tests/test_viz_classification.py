@@ -1,0 +1,37 @@
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import confusion_matrix
+
+from coursekit import viz
+
+
+def test_confusion_matrix_agrees_with_scikit_learn():
+    g = torch.Generator().manual_seed(0)
+    target = torch.randint(0, 4, (200,), generator=g)
+    predicted = torch.where(torch.rand(200, generator=g) < 0.7, target,
+                            torch.randint(0, 4, (200,), generator=g))
+    fig = viz.show_confusion_matrix(predicted, target, list("abcd"), normalize=False)
+    shown = fig.axes[0].images[0].get_array()
+    assert np.array_equal(np.asarray(shown), confusion_matrix(target, predicted))
+    accuracy = (predicted == target).float().mean().item()
+    assert f"accuracy {accuracy:.2%}" in fig.axes[0].get_title()
+    fig = viz.show_confusion_matrix(predicted, target, list("abcd"))
+    assert np.allclose(np.asarray(fig.axes[0].images[0].get_array()).sum(1), 1)
+    with pytest.raises(ValueError, match="expected class indices 0..2"):
+        viz.show_confusion_matrix(predicted, target, list("abc"))
+
+
+def test_misclassified_shows_only_mistakes_with_both_labels():
+    images = torch.rand(6, 1, 8, 8)
+    predicted, target = torch.tensor([0, 1, 2, 0, 1, 2]), torch.tensor([0, 2, 2, 1, 1, 0])
+    fig = viz.show_misclassified(images, predicted, target, ["zero", "one", "two"])
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == ["two→one", "one→zero", "zero→two"]
+    with pytest.raises(ValueError, match="every prediction is right"):
+        viz.show_misclassified(images, target, target, ["zero", "one", "two"])
+
+
+def test_history_needs_rows():
+    with pytest.raises(ValueError, match="history: expected a non-empty list"):
+        viz.show_history([])

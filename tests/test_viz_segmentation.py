@@ -1,0 +1,106 @@
+"""coursekit.viz's segmentation figures and the prediction browser (chapters 4 and 5)."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from matplotlib.colors import to_rgb  # noqa: E402
+
+from coursekit import shapes, viz  # noqa: E402
+from coursekit.prediction_browser import Frame, PredictionBrowser  # noqa: E402
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def test_palette_is_fixed_and_background_uncoloured():
+    colours = viz.class_colours(11)
+    assert colours.shape == (11, 3) and tuple(colours[0]) == (0, 0, 0)
+    assert tuple(colours[1]) == to_rgb("#E69F00")      # Okabe-Ito orange, always class 1
+    assert len({tuple(c) for c in colours}) == 11      # all distinct
+    with pytest.raises(ValueError, match="num_classes: the palette has colours for up to 11"):
+        viz.class_colours(12)
+
+
+def test_mask_overlay_tints_only_labelled_pixels():
+    image = torch.full((1, 4, 4), 0.5)
+    mask = torch.zeros(4, 4, dtype=torch.long)
+    mask[0, 0], mask[1, 1] = 2, 255
+    out = viz.mask_overlay(image, mask, 3, alpha=1.0, ignore_index=255)
+    assert out.shape == (4, 4, 3)
+    assert np.allclose(out[0, 0], to_rgb(viz.SEGMENTATION_PALETTE[1]))   # class 2
+    assert np.allclose(out[1, 1], 1.0)                                   # ignored: white
+    assert np.allclose(out[2, 2], out[3, 3])                             # background: grey
+    with pytest.raises(ValueError, match=r"mask: expected class indices in 0..2, found 0..5"):
+        viz.mask_overlay(image, mask.clamp(max=5), 3)
+    with pytest.raises(ValueError, match="mask: expected an integer mask"):
+        viz.mask_overlay(image, mask.float(), 3)
+
+
+def test_show_segmentation_columns_errors_and_legend():
+    images, masks = shapes.make_shapes(3, 24, seed=0)
+    predictions = masks.clone()
+    predictions[0, :6] = 1                       # row 0 has errors, rows 1 and 2 none
+    fig = viz.show_segmentation(images, masks, predictions, shapes.CLASS_NAMES)
+    assert len(fig.axes) == 12                    # 3 rows x (input, truth, prediction, errors)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[:3] == ["input", "truth", "prediction"]
+    wrong = (predictions[0] != masks[0]).float().mean().item()
+    assert titles[3] == f"errors ({1 - wrong:.1%} right)" and titles[7] == "errors (100.0% right)"
+    legend = fig.legends[0]
+    assert [t.get_text() for t in legend.get_texts()] == ["circle", "square", "triangle"]
+    assert len(viz.show_segmentation(images, masks, class_names=shapes.CLASS_NAMES).axes) == 6
+    with pytest.raises(ValueError, match="truths, predictions: expected one mask per image"):
+        viz.show_segmentation(images, masks[:2], class_names=shapes.CLASS_NAMES)
+
+
+def test_show_class_errors_colours_and_iou():
+    truth = torch.zeros(6, 6, dtype=torch.long)
+    truth[:3] = 1
+    prediction = torch.zeros(6, 6, dtype=torch.long)
+    prediction[1:4] = 1              # rows 1-2 found, row 0 missed, row 3 wrongly claimed
+    fig = viz.show_class_errors(truth, prediction, ("background", "thing"))
+    (ax,) = [a for a in fig.axes if a.get_images()]
+    assert ax.get_title() == "thing: IoU 0.50"
+    picture = ax.get_images()[0].get_array()
+    assert np.allclose(picture[0, 0], to_rgb(viz.ERROR_COLOURS["missed"]))
+    assert np.allclose(picture[1, 0], to_rgb(viz.ERROR_COLOURS["right"]))
+    assert np.allclose(picture[3, 0], to_rgb(viz.ERROR_COLOURS["extra"]))
+    assert np.allclose(picture[5, 0], 1.0)
+    batch = viz.show_class_errors(truth[None].repeat(2, 1, 1), prediction[None].repeat(2, 1, 1),
+                                  ("background", "thing"))
+    assert [a for a in batch.axes if a.get_images()][0].get_images()[0].get_array().shape[:2] \
+        == (6, 12)
+
+
+def test_show_predictions_names_each_model():
+    images, masks = shapes.make_shapes(1, 16, seed=1)
+    fig = viz.show_predictions(images[0], masks[0], {"perfect": masks[0],
+                                                      "empty": torch.zeros_like(masks[0])},
+                               shapes.CLASS_NAMES)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[0] == "input" and titles[2].startswith("perfect\n100.0% px, mIoU 1.00")
+    assert titles[3].startswith("empty\n")
+
+
+def test_prediction_browser_live_and_replayed():
+    images, masks = shapes.make_shapes(3, 16, seed=2)
+    frames = [Frame(images[i], masks[i], {"model": masks[i]}, f"frame {i}") for i in range(3)]
+    browser = PredictionBrowser(frames, shapes.CLASS_NAMES, caption="the frame")
+    browser.controls["frame"].value = 2
+    assert browser.index == 2
+    bundle = browser._repr_mimebundle_()
+    assert WIDGET_VIEW in bundle
+    html = bundle["text/html"]
+    assert html.count("data:image/png;base64") == 3 and "the frame" in html
+    with pytest.raises(ValueError, match="frames: expected at least one Frame"):
+        PredictionBrowser([], shapes.CLASS_NAMES)
