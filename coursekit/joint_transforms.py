@@ -49,6 +49,34 @@ def random_flip_rotate(image, mask, generator=None):
     return image.rot90(turns, (-2, -1)), mask.rot90(turns, (-2, -1))
 
 
+def random_elastic(image, mask, sigma: float = 10.0, grid: int = 3, generator=None):
+    """A smooth random warp of both, as in the U-Net paper: each point of a coarse
+    ``grid`` x ``grid`` lattice moves by a random vector (normal, ``sigma`` pixels), and
+    bicubic interpolation spreads the moves over every pixel. The image is resampled
+    bilinearly, the mask by nearest neighbour (its values stay labels); pixels pulled
+    from outside take the nearest border value.
+    """
+    _check_pair(image, mask)
+    if not sigma >= 0:
+        raise ValueError(f"sigma: expected a number >= 0 (pixels), got {sigma!r}")
+    if not isinstance(grid, int) or isinstance(grid, bool) or grid < 2:
+        raise ValueError(f"grid: expected an int >= 2, got {grid!r}")
+    H, W = mask.shape
+    moves = torch.randn(1, 2, grid, grid, generator=generator) * sigma   # pixels, (x, y)
+    moves = F.interpolate(moves, size=(H, W), mode="bicubic", align_corners=True)
+    # grid_sample wants, for each output pixel, where to read, in [-1, 1] coordinates
+    ys, xs = torch.meshgrid(torch.arange(H, dtype=torch.float32),
+                            torch.arange(W, dtype=torch.float32), indexing="ij")
+    read_x = (xs + moves[0, 0]) / max(W - 1, 1) * 2 - 1
+    read_y = (ys + moves[0, 1]) / max(H - 1, 1) * 2 - 1
+    where = torch.stack([read_x, read_y], dim=-1)[None]                  # (1, H, W, 2)
+    image = F.grid_sample(image[None].float(), where, mode="bilinear",
+                          padding_mode="border", align_corners=True)[0]
+    mask = F.grid_sample(mask[None, None].float(), where, mode="nearest",
+                         padding_mode="border", align_corners=True)[0, 0]
+    return image, mask.long()
+
+
 def resize(image, mask, size):
     """Both to ``size`` (H, W) or an int for a square: the image bilinearly, the mask by
     nearest neighbour, so that every mask value is one of the labels it had."""
@@ -61,16 +89,22 @@ def resize(image, mask, size):
 
 
 class RandomCropFlipRotate:
-    """Augmentation for training: a random crop, then a random flip and quarter turns.
+    """Augmentation for training: a random crop, then a random flip and quarter turns,
+    then (if ``elastic_sigma`` > 0) a random elastic warp of that many pixels.
 
     ``transform(image, mask) -> (image, mask)`` with image (C, size, size) and mask
     (size, size); seed: the same seed gives the same sequence of transforms.
     """
 
-    def __init__(self, size: int, seed: int = 0):
+    def __init__(self, size: int, seed: int = 0, elastic_sigma: float = 0.0):
         self.size = size
+        self.elastic_sigma = elastic_sigma
         self.generator = torch.Generator().manual_seed(seed)
 
     def __call__(self, image, mask):
         image, mask = random_crop(image, mask, self.size, self.generator)
-        return random_flip_rotate(image, mask, self.generator)
+        image, mask = random_flip_rotate(image, mask, self.generator)
+        if self.elastic_sigma > 0:
+            image, mask = random_elastic(image, mask, self.elastic_sigma,
+                                         generator=self.generator)
+        return image, mask

@@ -58,7 +58,8 @@ def load(split: str = "train", root=None) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 class MembraneCrops(Dataset):
-    """Random ``size`` x ``size`` crops of the given slices, randomly flipped and turned.
+    """Random ``size`` x ``size`` crops of the given slices, randomly flipped and turned,
+    and elastically warped by ``elastic_sigma`` pixels if it is above 0.
 
     images: (S, 1, H, W) float; labels: (S, H, W) int64. ``len`` is ``crops_per_epoch``;
     item i is a fresh random crop of slice i % S (image (1, size, size), label (size,
@@ -66,13 +67,13 @@ class MembraneCrops(Dataset):
     """
 
     def __init__(self, images, labels, size: int = 128, crops_per_epoch: int = 400,
-                 seed: int = 0):
+                 seed: int = 0, elastic_sigma: float = 0.0):
         if images.dim() != 4 or labels.shape != (images.shape[0], *images.shape[2:]):
             raise ValueError(f"labels: expected (S, H, W) matching images (S, C, H, W), got "
                              f"images {tuple(images.shape)} and labels {tuple(labels.shape)}")
         self.images, self.labels = images, labels
         self.crops_per_epoch = crops_per_epoch
-        self.augment = RandomCropFlipRotate(size, seed)
+        self.augment = RandomCropFlipRotate(size, seed, elastic_sigma)
 
     def __len__(self) -> int:
         return self.crops_per_epoch

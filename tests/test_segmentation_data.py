@@ -71,6 +71,30 @@ def test_joint_transforms_keep_image_and_mask_aligned():
     assert len(seen) > 20  # crops, flips and turns all vary
 
 
+def test_elastic_warp_moves_image_and_mask_together():
+    mask = torch.zeros(48, 48, dtype=torch.long)
+    mask[12:36, 16:30] = 3                           # a rectangle of class 3
+    image = mask[None].float() / 3                   # the image shows the same rectangle
+    g = torch.Generator().manual_seed(0)
+    warped_image, warped_mask = joint_transforms.random_elastic(image, mask, 4.0, generator=g)
+    assert warped_image.shape == (1, 48, 48) and warped_mask.dtype == torch.int64
+    assert set(warped_mask.unique().tolist()) == {0, 3}       # labels only, never blends
+    assert not torch.equal(warped_mask, mask)                 # it did move
+    # away from the rectangle's edge the image (bilinear) and the mask (nearest) agree
+    clear = (warped_image[0] < 0.1) | (warped_image[0] > 0.9)
+    assert clear.float().mean() > 0.9
+    assert torch.equal(warped_mask[clear], (warped_image[0][clear] > 0.5).long() * 3)
+    same_image, same_mask = joint_transforms.random_elastic(image, mask, 0.0, generator=g)
+    assert torch.equal(same_mask, mask) and torch.allclose(same_image, image, atol=1e-5)
+    with pytest.raises(ValueError, match="sigma: expected a number >= 0"):
+        joint_transforms.random_elastic(image, mask, -1.0)
+    with pytest.raises(ValueError, match="grid: expected an int >= 2"):
+        joint_transforms.random_elastic(image, mask, 4.0, grid=1)
+    a = joint_transforms.RandomCropFlipRotate(32, seed=5, elastic_sigma=4.0)(image, mask)
+    b = joint_transforms.RandomCropFlipRotate(32, seed=5, elastic_sigma=4.0)(image, mask)
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])    # a seed repeats it
+
+
 def test_resize_never_invents_a_label():
     mask = torch.zeros(10, 10, dtype=torch.long)
     mask[:, 5:] = 3                                  # classes 0 and 3 side by side
