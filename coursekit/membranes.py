@@ -119,3 +119,28 @@ def predict_tiled(model, image: torch.Tensor, tile: int = 128, overlap: int = 32
             total[:, :, top:top + tile, left:left + tile] += logits
             count[:, :, top:top + tile, left:left + tile] += 1
     return total / count
+
+
+@torch.no_grad()
+def predict_symmetric(model, image: torch.Tensor, tile: int = 128, overlap: int = 32,
+                      device="cpu") -> torch.Tensor:
+    """Class probabilities averaged over the 8 symmetries of the square: (N, classes, H, W).
+
+    Test-time augmentation: the image is flipped or not and turned 0-3 quarter turns,
+    each view is segmented with ``predict_tiled``, its softmax is turned back to the
+    original orientation, and the 8 are averaged. Membranes look the same in every
+    orientation, so the 8 views are 8 honest opinions; their mean is steadier than one.
+    image: (N, C, H, W) or (C, H, W), square for the quarter turns to keep its shape.
+    """
+    if image.dim() == 3:
+        image = image[None]
+    if image.shape[-1] != image.shape[-2]:
+        raise ValueError(f"image: expected a square image, got {tuple(image.shape[-2:])}")
+    total = 0
+    for flip in (False, True):
+        view = image.flip(-1) if flip else image
+        for turns in range(4):
+            logits = predict_tiled(model, view.rot90(turns, (-2, -1)), tile, overlap, device)
+            probabilities = logits.softmax(dim=1).rot90(-turns, (-2, -1))   # turn back
+            total = total + (probabilities.flip(-1) if flip else probabilities)
+    return total / 8

@@ -138,6 +138,29 @@ def test_tiled_prediction_equals_whole_image_for_a_local_model():
         membranes.predict_tiled(model, image, tile=32, overlap=32)
 
 
+def test_symmetric_prediction_averages_the_eight_views():
+    torch.manual_seed(0)
+    local = torch.nn.Conv2d(1, 2, 1)   # per-pixel: every view gives the same answer
+    image = torch.randn(1, 1, 48, 48)
+    averaged = membranes.predict_symmetric(local, image, tile=32, overlap=8)
+    assert averaged.shape == (1, 2, 48, 48)
+    assert torch.allclose(averaged, local(image).softmax(1), atol=1e-5)
+    # a model that sees orientation: the result is the mean of the 8 views, turned back
+    shifted = torch.nn.Conv2d(1, 2, 3, padding=1)
+    views = []
+    for flip in (False, True):
+        for turns in range(4):
+            view = (image.flip(-1) if flip else image).rot90(turns, (-2, -1))
+            back = shifted(view).softmax(1).rot90(-turns, (-2, -1))
+            views.append(back.flip(-1) if flip else back)
+    expected = torch.stack(views).mean(0)
+    got = membranes.predict_symmetric(shifted, image, tile=48, overlap=0)
+    assert torch.allclose(got, expected, atol=1e-5)
+    assert not torch.allclose(got, shifted(image).softmax(1), atol=1e-3)
+    with pytest.raises(ValueError, match="image: expected a square image"):
+        membranes.predict_symmetric(local, torch.randn(1, 1, 48, 32), tile=32, overlap=8)
+
+
 def test_oxford_pet_offline_says_so(tmp_path):
     with pytest.raises(DataNotFoundError, match="(?s)Oxford-IIIT Pet is not available.*Colab"):
         pets.oxford_pet(root=tmp_path, download=False)

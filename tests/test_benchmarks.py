@@ -1,0 +1,37 @@
+"""The benchmark scripts run end to end in their --quick mode and write what they say."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_segmentation_benchmark_quick_writes_every_figure(tmp_path, capsys):
+    out = tmp_path / "segmentation.json"
+    assert load("segmentation").main(["--quick", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["quick"] is True and report["device"].startswith("cpu")
+    assert report["mnist_scenes"]["epochs"] == 1
+    for task in ("mnist_scenes", "isbi2012"):
+        assert set(report[task]["models"]) == {"FCN-8s", "U-Net"}
+        for row in report[task]["models"].values():
+            assert 0 <= row["miou"] <= 1 and 0 <= row["pixel_accuracy"] <= 1
+            assert row["parameters"] > 1000 and row["training_seconds"] > 0
+            assert row["ms_per_image"] > 0
+    unet = report["isbi2012"]["models"]["U-Net"]
+    assert set(unet["dice"]) == {"membrane", "cell interior"}
+    assert 0 <= unet["eight_views"]["pixel_accuracy"] <= 1
+    recipes = report["isbi2012_recipes"]["recipes"]
+    assert len(recipes) == 5 and recipes["twice the epochs"]["epochs"] == 2
+    assert recipes["width 16 (4x the parameters)"]["parameters"] > 3 * unet["parameters"]
+    assert report["scene_generation"]["scenes_per_second"] > 0
+    printed = capsys.readouterr().out
+    assert "isbi2012 U-Net" in printed and str(out) in printed
