@@ -544,6 +544,16 @@ def show_history(history, title=None):
     return fig
 
 
+def _share(value: float) -> str:
+    """A share in a cell: ".93"; "<.01" and ">.99" rather than a misleading ".00" or "1.00"
+    (1.00 only when every image of the class is there)."""
+    if 0 < value < 0.005:
+        return "<.01"
+    if 0.995 <= value < 1:
+        return ">.99"
+    return f"{value:.2f}".lstrip("0")
+
+
 def show_confusion_matrix(predicted, target, class_names, title=None, normalize=True):
     """Rows: true class; columns: predicted class. Returns the Figure.
 
@@ -566,7 +576,7 @@ def show_confusion_matrix(predicted, target, class_names, title=None, normalize=
     for i in range(k):
         for j in range(k):
             value = shown[i, j].item()
-            text = f"{value:.2f}".lstrip("0") if normalize else f"{int(value)}"
+            text = _share(value) if normalize else f"{int(value)}"
             if value:
                 ax.text(j, i, text, ha="center", va="center", fontsize=7,
                         color="white" if value > 0.5 * shown.max().item() else "black")

@@ -22,6 +22,15 @@ def test_confusion_matrix_agrees_with_scikit_learn():
         viz.show_confusion_matrix(predicted, target, list("abc"))
 
 
+def test_confusion_matrix_never_prints_a_nonzero_share_as_zero():
+    target = torch.tensor([0] * 400 + [1] * 10)
+    predicted = target.clone()
+    predicted[0] = 1                                    # 1 of 400: a share of 0.0025
+    fig = viz.show_confusion_matrix(predicted, target, ["a", "b"])
+    texts = sorted(t.get_text() for t in fig.axes[0].texts)
+    assert texts == ["1.00", "<.01", ">.99"]             # empty cells print nothing
+
+
 def test_misclassified_shows_only_mistakes_with_both_labels():
     images = torch.rand(6, 1, 8, 8)
     predicted, target = torch.tensor([0, 1, 2, 0, 1, 2]), torch.tensor([0, 2, 2, 1, 1, 0])
