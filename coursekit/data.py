@@ -20,6 +20,14 @@ import torch
 from torchvision import datasets
 
 from coursekit import setup
+from coursekit._checks import (
+    check_bool,
+    check_finite,
+    check_int,
+    check_number,
+    check_tensor,
+    describe,
+)
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
                    "dog", "frog", "horse", "ship", "truck")
@@ -42,14 +50,16 @@ def _not_found(name: str, searched: list[Path], reason: str) -> DataNotFoundErro
     )
 
 
-def _check_split(train):
-    if not isinstance(train, bool):
-        raise TypeError(f"train: expected True or False, got {train!r}")
+def _check_split(train, root=None, download=True):
+    check_bool(train, "train")
+    check_bool(download, "download")
+    if root is not None and not isinstance(root, str | Path):
+        raise TypeError(f"root: expected a folder (str or Path) or None, got {describe(root)}")
 
 
 def _torchvision_set(cls, name, folder, train, root, download):
     """``cls(root, train)`` from disk, else downloaded, else a DataNotFoundError."""
-    _check_split(train)
+    _check_split(train, root, download)
     root = Path(root) if root is not None else setup.data_root()
     try:
         return cls(root, train=train, download=False)
@@ -89,7 +99,7 @@ def cifar10(train: bool = True, root: str | Path | None = None, download: bool =
     The returned data set has ``source``: "official" or "JPEG copy" (JPEG is lossy:
     accuracies on it are close to, not equal to, accuracies on official CIFAR-10).
     """
-    _check_split(train)
+    _check_split(train, root, download)
     root = Path(root) if root is not None else setup.data_root()
     official, jpeg = root / "cifar-10-batches-py", root / "cifar10-jpg" / (
         "train" if train else "test")
@@ -139,8 +149,8 @@ def as_tensors(dataset, limit: int | None = None) -> tuple[torch.Tensor, torch.T
     ``images: (N, C, H, W) float32 in [0, 1]`` and ``labels: (N,) int64``, keeping the
     first ``limit`` examples when ``limit`` is given.
     """
-    if limit is not None and (not isinstance(limit, int) or limit <= 0):
-        raise ValueError(f"limit: expected a positive int or None, got {limit!r}")
+    if limit is not None:
+        limit = check_int(limit, "limit", low=1)
     if isinstance(dataset, datasets.ImageFolder):
         pixels = _decode_image_folder(dataset)[:limit]         # (N, H, W, C) uint8
         labels = torch.as_tensor(dataset.targets[:limit], dtype=torch.int64)
@@ -160,21 +170,42 @@ def as_tensors(dataset, limit: int | None = None) -> tuple[torch.Tensor, torch.T
 def channel_stats(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-channel mean and standard deviation, computed from the data (never copied).
 
-    images: (N, C, H, W) float. Returns ``mean, std``, each ``(C,)`` float.
+    images: (N, C, H, W) float, any float dtype (summed in float64). Returns ``mean, std``,
+    each ``(C,)`` float32; ``std`` is the sample standard deviation (divided by count - 1).
     """
-    if not isinstance(images, torch.Tensor) or images.ndim != 4:
-        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images)
-        raise ValueError(f"images: expected a (N, C, H, W) tensor, got {shape}")
+    check_tensor(images, "images", ndim=4, dims="(N, C, H, W)", kind="float")
+    if images[:, :1].numel() < 2:
+        raise ValueError(f"images: expected at least 2 pixels per channel, got {describe(images)}")
+    check_finite(images, "images")
     flat = images.transpose(0, 1).reshape(images.shape[1], -1).double()
     return flat.mean(dim=1).float(), flat.std(dim=1).float()
 
 
+def _per_channel(values, name: str, channels: int, dtype) -> torch.Tensor:
+    """``values`` (a sequence or tensor of ``channels`` finite numbers) as a (C,) tensor."""
+    try:
+        values = torch.as_tensor(values, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"{name}: expected {channels} numbers, one per channel, "
+                        f"got {describe(values)}") from None
+    if values.dim() == 0:
+        values = values.expand(channels)     # one number for every channel
+    if values.shape != (channels,) or not torch.isfinite(values).all():
+        raise ValueError(f"{name}: expected {channels} finite numbers, one per channel of "
+                         f"images, got {describe(values)}")
+    return values.to(dtype)
+
+
 def normalize(images, mean, std) -> torch.Tensor:
-    """``(images - mean) / std`` per channel. images: (N, C, H, W); mean, std: (C,)."""
-    mean, std = torch.as_tensor(mean, dtype=images.dtype), torch.as_tensor(std, dtype=images.dtype)
-    if mean.shape != (images.shape[1],) or std.shape != (images.shape[1],):
-        raise ValueError(f"mean, std: expected {images.shape[1]} values each (one per channel "
-                         f"of images), got {tuple(mean.shape)} and {tuple(std.shape)}")
+    """``(images - mean) / std`` per channel. images: (N, C, H, W) float; mean, std: (C,)
+    numbers (or one number for every channel), std > 0. Integer images are refused: uint8
+    arithmetic would wrap around; convert them with ``images.float() / 255`` first.
+    """
+    check_tensor(images, "images", ndim=4, dims="(N, C, H, W)", kind="float")
+    mean = _per_channel(mean, "mean", images.shape[1], images.dtype)
+    std = _per_channel(std, "std", images.shape[1], images.dtype)
+    if (std <= 0).any():
+        raise ValueError(f"std: expected standard deviations > 0, got {std.tolist()}")
     return (images - mean.to(images.device)[:, None, None]) / std.to(images.device)[:, None, None]
 
 
@@ -184,9 +215,17 @@ def split(images, labels, fraction: float, seed: int = 0):
     ``fraction`` (between 0 and 1) of the examples go to validation: choose models on
     them, and keep the test set for the one final figure.
     """
-    if not 0 < fraction < 1:
-        raise ValueError(f"fraction: expected a number between 0 and 1, got {fraction!r}")
+    fraction = check_number(fraction, "fraction", low=0, high=1, low_open=True, high_open=True)
+    seed = check_int(seed, "seed", low=0)
+    check_tensor(images, "images", dims="(N, ...)")
+    check_tensor(labels, "labels", dims="(N,)")
+    if len(labels) != len(images):
+        raise ValueError(f"labels: expected one label per image ({len(images)}), got {len(labels)}")
     order = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))
     n_val = int(round(len(images) * fraction))
+    if not 0 < n_val < len(images):
+        raise ValueError(f"fraction: {fraction} of {len(images)} examples leaves "
+                         f"{n_val} for validation and {len(images) - n_val} for training; "
+                         "expected at least one in each")
     val, keep = order[:n_val], order[n_val:]
     return images[keep], labels[keep], images[val], labels[val]

@@ -14,7 +14,18 @@ puts it there once, normalised, and augments whole batches with a few tensor ope
 
 import torch
 
+from coursekit._checks import (
+    INTEGER_DTYPES,
+    check_bool,
+    check_int,
+    check_tensor,
+    describe,
+)
 from coursekit.data import normalize
+
+
+def _check_images(images) -> torch.Tensor:
+    return check_tensor(images, "images", ndim=4, dims="(N, C, H, W)", kind="float")
 
 
 def random_crop(images: torch.Tensor, padding: int, generator=None) -> torch.Tensor:
@@ -23,6 +34,8 @@ def random_crop(images: torch.Tensor, padding: int, generator=None) -> torch.Ten
     images: (N, C, H, W) float; returns the same shape. Done for the whole batch at
     once with one gather, not image by image.
     """
+    _check_images(images)
+    padding = check_int(padding, "padding", low=0)
     if padding == 0:
         return images
     n, c, h, w = images.shape
@@ -38,13 +51,19 @@ def random_crop(images: torch.Tensor, padding: int, generator=None) -> torch.Ten
 
 def random_flip(images: torch.Tensor, generator=None) -> torch.Tensor:
     """Mirror each image left-right with probability 1/2. images: (N, C, H, W)."""
+    _check_images(images)
     flip = torch.rand(len(images), device=images.device, generator=generator) < 0.5
     return torch.where(flip[:, None, None, None], images.flip(-1), images)
 
 
 def cutout(images: torch.Tensor, size: int, generator=None) -> torch.Tensor:
-    """Set one random ``size`` x ``size`` square of each image to 0. images: (N, C, H, W)."""
+    """Set one random ``size`` x ``size`` square of each image to 0. images: (N, C, H, W).
+
+    size: 0 (nothing cut out) up to the images' smaller side.
+    """
+    _check_images(images)
     n, _, h, w = images.shape
+    size = check_int(size, "size", low=0, high=min(h, w))
     top = torch.randint(0, h - size + 1, (n,), device=images.device, generator=generator)
     left = torch.randint(0, w - size + 1, (n,), device=images.device, generator=generator)
     rows = torch.arange(h, device=images.device)[None, :]
@@ -69,21 +88,34 @@ class DeviceLoader:
     def __init__(self, images, labels, batch_size, device="cpu", mean=None, std=None,
                  shuffle=False, crop_padding=0, flip=False, cutout_size=0, drop_last=False,
                  dtype=torch.float32, seed=0):
-        if not isinstance(images, torch.Tensor) or images.ndim != 4:
-            got = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images)
-            raise ValueError(f"images: expected a (N, C, H, W) tensor, got {got}")
-        if not isinstance(labels, torch.Tensor) or labels.shape != (len(images),):
-            got = tuple(labels.shape) if isinstance(labels, torch.Tensor) else type(labels)
-            raise ValueError(f"labels: expected a ({len(images)},) tensor, one per image, "
-                             f"got {got}")
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
+        _check_images(images)
+        if len(images) == 0:
+            raise ValueError("images: expected at least one image, got an empty tensor")
+        check_tensor(labels, "labels", ndim=1, dims=f"({len(images)},)")
+        if labels.shape != (len(images),) or labels.dtype not in INTEGER_DTYPES:
+            error = ValueError if labels.dtype in INTEGER_DTYPES else TypeError
+            raise error(f"labels: expected ({len(images)},) integer class indices, one "
+                        f"per image, got {describe(labels)}")
+        batch_size = check_int(batch_size, "batch_size", low=1)
+        shuffle, flip = check_bool(shuffle, "shuffle"), check_bool(flip, "flip")
+        drop_last = check_bool(drop_last, "drop_last")
+        crop_padding = check_int(crop_padding, "crop_padding", low=0)
+        cutout_size = check_int(cutout_size, "cutout_size", low=0, high=min(images.shape[2:]))
+        seed = check_int(seed, "seed", low=0)
+        if (mean is None) != (std is None):
+            raise ValueError("mean, std: expected both (to normalise) or neither, got one")
+        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+            raise TypeError(f"dtype: expected a float dtype such as torch.float16, "
+                            f"got {describe(dtype)}")
+        if drop_last and len(images) < batch_size:
+            raise ValueError(f"batch_size: {batch_size} is more than the {len(images)} images, "
+                             "so drop_last=True would leave no batch at all")
         self.device = torch.device(device)
         images = images.to(self.device)
         if mean is not None:
             images = normalize(images, mean, std)
         self.images = images.to(dtype)
-        self.labels = labels.to(self.device)
+        self.labels = labels.to(self.device).long()
         self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
         self.crop_padding, self.flip, self.cutout_size = crop_padding, flip, cutout_size
         self.generator = torch.Generator(device=self.device).manual_seed(seed)

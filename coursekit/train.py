@@ -21,6 +21,17 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from coursekit._checks import (
+    check_bool,
+    check_ignore_index,
+    check_int,
+    check_number,
+    check_optional_int,
+    check_tensor,
+    describe,
+)
+from coursekit.metrics import predicted_classes
+
 
 class History(list):
     """One dict of figures per epoch ("epoch", "loss", "accuracy", "test_accuracy", ...).
@@ -36,6 +47,10 @@ class History(list):
 
     def best(self, key: str = "test_accuracy") -> dict:
         """The epoch's row with the highest ``key``."""
+        if not self:
+            raise ValueError("history: expected at least one epoch, got an empty history")
+        if not all(key in row for row in self):
+            raise ValueError(f"key: expected one of {sorted(self[0])}, got {key!r}")
         return max(self, key=lambda row: row[key])
 
 
@@ -45,6 +60,10 @@ def one_cycle(optimizer, max_lr: float, epochs: int, steps_per_epoch: int,
 
     Step it after every batch (``fit(..., scheduler=...)`` does).
     """
+    max_lr = check_number(max_lr, "max_lr", low=0, low_open=True)
+    epochs = check_int(epochs, "epochs", low=1)
+    steps_per_epoch = check_int(steps_per_epoch, "steps_per_epoch", low=1)
+    pct_start = check_number(pct_start, "pct_start", low=0, high=1, low_open=True, high_open=True)
     total = epochs * steps_per_epoch
     if total < 4:
         raise ValueError(f"epochs * steps_per_epoch: expected at least 4 steps for a "
@@ -64,22 +83,76 @@ def _autocast(device, amp):
     return contextlib.nullcontext()
 
 
+def count_correct(logits, labels, ignore_index: int | None = None) -> tuple[int, int]:
+    """(right, counted): how many labels the logits get right, out of those that count.
+
+    logits: (N, C) or (N, C, H, W) float, labels: (N,) or (N, H, W) class indices
+    (multiclass; the prediction is the argmax). A binary model gives one logit per image
+    or pixel, (N, 1) or (N, 1, H, W), and predicts class 1 where it is above 0; its
+    labels are (N, ...) or (N, 1, ...), 0 or 1 (float labels too, as for
+    ``BCEWithLogitsLoss``). Labels equal to ``ignore_index`` count neither as right
+    nor as wrong. Class probabilities as labels ((N, C, ...) float) count by their argmax.
+    """
+    prediction = predicted_classes(logits)
+    check_tensor(labels, "labels", dims="(N,) or (N, H, W)")
+    binary = logits.shape[1] == 1
+    if labels.dim() == logits.dim() and labels.shape[1] == logits.shape[1]:
+        if binary:
+            labels = labels[:, 0]                 # (N, 1, H, W) masks of a binary model
+        elif labels.is_floating_point():
+            labels = labels.argmax(dim=1)         # class probabilities (soft labels)
+    if labels.shape != prediction.shape:
+        raise ValueError(f"labels: expected shape {tuple(prediction.shape)} for logits "
+                         f"{tuple(logits.shape)}, got {describe(labels)}")
+    valid = labels != ignore_index if ignore_index is not None else torch.ones_like(
+        labels, dtype=torch.bool)
+    if labels.is_floating_point():
+        labels = (labels > 0.5) if binary else labels.round()
+    right = (prediction == labels.long()) & valid
+    return int(right.sum()), int(valid.sum())
+
+
+def _loss_ignore_index(loss_fn) -> int | None:
+    """The label a loss ignores, when it says: ``nn.CrossEntropyLoss(ignore_index=...)`` or
+    ``functools.partial(losses.cross_entropy, ignore_index=...)``."""
+    keywords = getattr(loss_fn, "keywords", None)
+    if isinstance(keywords, dict) and keywords.get("ignore_index") is not None:
+        return keywords["ignore_index"]
+    value = getattr(loss_fn, "ignore_index", None)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _check_loss(loss, batch: int) -> float:
+    """The loss as a float, or a clear error when it is NaN or infinite (before it spoils
+    the weights)."""
+    value = loss.item()
+    if not np.isfinite(value):
+        raise FloatingPointError(
+            f"loss: became {value} at batch {batch} of this epoch; the learning rate is "
+            "probably too high for this model, or the data holds NaN or infinite values")
+    return value
+
+
 def train_one_epoch(model, loader, loss_fn, optimizer, device, progress=None,
-                    scheduler=None, clip_grad_norm=None, amp=False, scaler=None) -> dict:
+                    scheduler=None, clip_grad_norm=None, amp=False, scaler=None,
+                    ignore_index: int | None = None) -> dict:
     """One pass over ``loader``; returns the mean loss and accuracy seen while training.
 
     Each batch: ``images: (N, C, H, W) float`` and ``labels: (N,) int64`` (classification,
     ``model(images)`` gives ``logits: (N, num_classes)``) or ``labels: (N, H, W) int64``
-    (segmentation, ``logits: (N, num_classes, H, W)``). Accuracy counts every label: per
-    image for classification, per pixel for segmentation.
+    (segmentation, ``logits: (N, num_classes, H, W)``); a binary model gives one logit
+    (see ``count_correct``). Accuracy counts every label but those equal to
+    ``ignore_index``: per image for classification, per pixel for segmentation. The loss
+    is averaged over batches weighted by the labels that count in each.
     """
     model.train()
     total_loss, correct, seen = 0.0, 0, 0
-    for images, labels in loader:
+    for batch, (images, labels) in enumerate(loader):
         images, labels = images.to(device), labels.to(device)
         with _autocast(device, amp):
             logits = model(images)               # 1. forward
             loss = loss_fn(logits, labels)       # 2. loss
+        loss_value = _check_loss(loss, batch)
         optimizer.zero_grad()                    # 3. forget the previous batch's gradients
         if scaler is not None:                   # float16 needs its loss scaled
             scaler.scale(loss).backward()
@@ -95,30 +168,47 @@ def train_one_epoch(model, loader, loss_fn, optimizer, device, progress=None,
             optimizer.step()                     # 5. update the weights
         if scheduler is not None:
             scheduler.step()
-        total_loss += loss.item() * labels.numel()
-        correct += (logits.argmax(dim=1) == labels).sum().item()
-        seen += labels.numel()
+        right, counted = count_correct(logits.detach(), labels, ignore_index)
+        total_loss += loss_value * counted
+        correct += right
+        seen += counted
         if progress is not None:
             progress.update(1)
-            progress.set_postfix(loss=f"{total_loss / seen:.4f}", refresh=False)
+            progress.set_postfix(loss=f"{total_loss / max(seen, 1):.4f}", refresh=False)
+    if seen == 0:
+        raise ValueError("loader: expected at least one batch with a label that counts, "
+                         "got an empty loader (or every label ignored)")
     return {"loss": total_loss / seen, "accuracy": correct / seen}
 
 
 @torch.no_grad()
-def evaluate(model, loader, device, loss_fn=None, amp=False) -> dict:
-    """Accuracy (and mean loss, when ``loss_fn`` is given) of ``model`` over ``loader``."""
+def evaluate(model, loader, device, loss_fn=None, amp=False,
+             ignore_index: int | None = None) -> dict:
+    """Accuracy (and mean loss, when ``loss_fn`` is given) of ``model`` over ``loader``.
+
+    Batches as for ``train_one_epoch``. Labels equal to ``ignore_index`` (by default the
+    one ``loss_fn`` ignores, if it says) are not counted. An empty loader is an error.
+    """
+    amp = check_bool(amp, "amp")
+    ignore_index = (check_ignore_index(ignore_index) if ignore_index is not None
+                    else _loss_ignore_index(loss_fn))
     model.eval()
-    total_loss, correct, seen = 0.0, 0, 0
+    total_loss, correct, seen, batches = 0.0, 0, 0, 0
     for images, labels in loader:
         images, labels = images.to(device), labels.to(device)
         with _autocast(device, amp):
             logits = model(images)
-        if loss_fn is not None:
-            total_loss += loss_fn(logits.float(), labels).item() * labels.numel()
-        correct += (logits.argmax(dim=1) == labels).sum().item()
-        seen += labels.numel()
-    if seen == 0:
+        right, counted = count_correct(logits, labels, ignore_index)
+        if loss_fn is not None and counted:
+            total_loss += loss_fn(logits.float(), labels).item() * counted
+        correct += right
+        seen += counted
+        batches += 1
+    if batches == 0:
         raise ValueError("loader: expected at least one batch, got an empty loader")
+    if seen == 0:
+        raise ValueError(f"loader: every label is ignore_index={ignore_index}: "
+                         "there is nothing to measure")
     result = {"accuracy": correct / seen}
     if loss_fn is not None:
         result["loss"] = total_loss / seen
@@ -127,8 +217,14 @@ def evaluate(model, loader, device, loss_fn=None, amp=False) -> dict:
 
 @torch.no_grad()
 def predict(model, images, device, batch_size: int = 1000) -> torch.Tensor:
-    """Logits for a tensor of images, in batches. images: (N, C, H, W) -> (N, classes) on CPU."""
+    """Logits for a tensor of images, in batches. images: (N, C, H, W) (or (N, features))
+    -> (N, classes) float32 on the CPU (also for a float16 model).
+    """
+    check_tensor(images, "images", ndim=(2, 3, 4, 5), dims="(N, C, H, W)", kind="float")
+    batch_size = check_int(batch_size, "batch_size", low=1)
     model.eval()
+    if len(images) == 0:
+        raise ValueError("images: expected at least one image, got an empty tensor")
     return torch.cat([model(images[i:i + batch_size].to(device)).float().cpu()
                       for i in range(0, len(images), batch_size)])
 
@@ -188,7 +284,7 @@ def load_checkpoint(path, model, optimizer, scheduler=None, scaler=None, loader=
 def fit(model: nn.Module, train_loader, optimizer, epochs: int, device,
         loss_fn=None, test_loader=None, *, scheduler=None, amp=False,
         clip_grad_norm=None, checkpoint=None, resume=False, stop_epoch=None,
-        log=False) -> History:
+        log=False, ignore_index: int | None = None) -> History:
     """Train ``model`` for ``epochs`` epochs; returns one dict of figures per epoch.
 
     ``loss_fn`` defaults to cross-entropy on logits. When ``test_loader`` is given,
@@ -198,13 +294,31 @@ def fit(model: nn.Module, train_loader, optimizer, epochs: int, device,
     CUDA; ignored elsewhere), ``clip_grad_norm`` (a float), ``checkpoint`` (a file
     written after every epoch) with ``resume`` (continue from it if it exists),
     ``stop_epoch`` (stop after that epoch, as if interrupted), ``log`` (print a line
-    per epoch, for the rendered book and plain logs).
+    per epoch, for the rendered book and plain logs). ``ignore_index``: labels that
+    accuracy does not count (by default the one ``loss_fn`` ignores, if it says, e.g.
+    ``nn.CrossEntropyLoss(ignore_index=255)``), so accuracy and loss agree on what counts.
+    A loss that becomes NaN or infinite stops training with a ``FloatingPointError``.
     """
-    if not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs: expected a positive int, got {epochs!r}")
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model: expected a torch.nn.Module, got {describe(model)}")
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer: expected a torch.optim.Optimizer, e.g. "
+                        f"torch.optim.SGD(model.parameters(), lr=0.1), got {describe(optimizer)}")
+    epochs = check_int(epochs, "epochs", low=1)
+    if clip_grad_norm is not None:   # 0 would scale every gradient to 0: training frozen
+        clip_grad_norm = check_number(clip_grad_norm, "clip_grad_norm", low=0, low_open=True)
+    amp, resume, log = check_bool(amp, "amp"), check_bool(resume, "resume"), check_bool(log, "log")
+    stop_epoch = check_optional_int(stop_epoch, "stop_epoch", low=1)
     if resume and checkpoint is None:
         raise ValueError("resume: expected a checkpoint file to resume from, got checkpoint=None")
+    if loss_fn is not None and not callable(loss_fn):
+        raise TypeError(f"loss_fn: expected a function (logits, labels) -> loss, "
+                        f"got {describe(loss_fn)}")
+    if len(train_loader) == 0:
+        raise ValueError("train_loader: expected at least one batch, got an empty loader")
     loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss()
+    ignore_index = (check_ignore_index(ignore_index) if ignore_index is not None
+                    else _loss_ignore_index(loss_fn))
     model.to(device)
     amp = amp and torch.device(device).type == "cuda"
     use_scaler = amp and not torch.cuda.is_bf16_supported()
@@ -220,10 +334,11 @@ def fit(model: nn.Module, train_loader, optimizer, epochs: int, device,
         for epoch in range(done + 1, last + 1):
             start = time.perf_counter()
             figures = train_one_epoch(model, train_loader, loss_fn, optimizer, device,
-                                      progress, scheduler, clip_grad_norm, amp, scaler)
+                                      progress, scheduler, clip_grad_norm, amp, scaler,
+                                      ignore_index)
             row = {"epoch": epoch, "seconds": time.perf_counter() - start, **figures}
             if test_loader is not None:
-                held_out = evaluate(model, test_loader, device, loss_fn, amp)
+                held_out = evaluate(model, test_loader, device, loss_fn, amp, ignore_index)
                 row["test_loss"], row["test_accuracy"] = held_out["loss"], held_out["accuracy"]
             history.append(row)
             if checkpoint is not None:

@@ -29,7 +29,7 @@ def test_mnist_from_the_data_root_has_the_official_sizes():
 
 def test_as_tensors_rejects_bad_limits():
     test = data.mnist(train=False)
-    with pytest.raises(ValueError, match="limit: expected a positive int or None, got 0"):
+    with pytest.raises(ValueError, match="limit: expected an int >= 1, got 0"):
         data.as_tensors(test, limit=0)
 
 
@@ -69,7 +69,7 @@ def test_channel_stats_are_computed_per_channel():
     again_mean, again_std = data.channel_stats(normalized)
     assert torch.allclose(again_mean, torch.zeros(3), atol=1e-5)
     assert torch.allclose(again_std, torch.ones(3), atol=1e-5)
-    with pytest.raises(ValueError, match="mean, std: expected 3 values each"):
+    with pytest.raises(ValueError, match="mean: expected 3 finite numbers, one per channel"):
         data.normalize(images, [0.5], [0.5])
 
 
@@ -79,5 +79,5 @@ def test_split_keeps_every_example_once():
     assert len(yv) == 20 and len(yt) == 80
     assert sorted(torch.cat([yt, yv]).tolist()) == list(range(100))
     assert torch.equal(xv.flatten().long(), yv)
-    with pytest.raises(ValueError, match="fraction: expected a number between 0 and 1"):
+    with pytest.raises(ValueError, match="fraction: expected a number > 0 and < 1"):
         data.split(images, labels, 1.5)

@@ -56,9 +56,19 @@ def test_loader_state_repeats_the_same_epoch():
 
 
 def test_loader_rejects_bad_input():
-    with pytest.raises(ValueError, match=r"images: expected a \(N, C, H, W\) tensor, got \(5, 4\)"):
-        DeviceLoader(torch.zeros(5, 4), torch.zeros(5), 2)
-    with pytest.raises(ValueError, match=r"labels: expected a \(5,\) tensor, one per image"):
-        DeviceLoader(torch.zeros(5, 1, 2, 2), torch.zeros(4), 2)
-    with pytest.raises(ValueError, match="batch_size: expected a positive int, got 0"):
-        DeviceLoader(torch.zeros(5, 1, 2, 2), torch.zeros(5), 0)
+    images, labels = torch.zeros(5, 1, 2, 2), torch.zeros(5, dtype=torch.int64)
+    with pytest.raises(ValueError, match=r"images: expected a tensor \(N, C, H, W\), "
+                                         r"got a float32 tensor of shape \(5, 4\)"):
+        DeviceLoader(torch.zeros(5, 4), labels, 2)
+    with pytest.raises(TypeError, match=r"images: expected a float tensor.*images.float\(\) / 255"):
+        DeviceLoader(images.to(torch.uint8), labels, 2)
+    with pytest.raises(ValueError, match=r"labels: expected \(5,\) integer class indices"):
+        DeviceLoader(images, labels[:4], 2)
+    with pytest.raises(TypeError, match=r"labels: expected \(5,\) integer class indices"):
+        DeviceLoader(images, labels.float(), 2)
+    with pytest.raises(ValueError, match="batch_size: expected an int >= 1, got 0"):
+        DeviceLoader(images, labels, 0)
+    with pytest.raises(TypeError, match="batch_size: expected an int >= 1, got True"):
+        DeviceLoader(images, labels, True)
+    with pytest.raises(ValueError, match="cutout_size: expected an int >= 0 and <= 2, got 3"):
+        DeviceLoader(images, labels, 2, cutout_size=3)

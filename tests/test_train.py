@@ -53,7 +53,7 @@ def test_evaluate_agrees_with_scikit_learn():
 def test_fit_and_evaluate_reject_bad_arguments():
     model = nn.Linear(2, 2)
     loader = DataLoader(TensorDataset(*blobs(n=8)), batch_size=4)
-    with pytest.raises(ValueError, match="epochs: expected a positive int, got 0"):
+    with pytest.raises(ValueError, match="epochs: expected an int >= 1, got 0"):
         train.fit(model, loader, torch.optim.SGD(model.parameters(), lr=0.1), 0, "cpu")
     empty = DataLoader(TensorDataset(torch.zeros(0, 2), torch.zeros(0, dtype=torch.int64)))
     with pytest.raises(ValueError, match="loader: expected at least one batch"):

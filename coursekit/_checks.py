@@ -1,0 +1,157 @@
+"""Input checks shared by every public function of coursekit (internal).
+
+Each check names the argument, says what was expected and what came, in one style:
+
+    >>> check_int(0, "epochs", low=1)
+    Traceback (most recent call last):
+    ...
+    ValueError: epochs: expected an int >= 1, got 0
+
+A wrong *type* raises ``TypeError``, a right type with a wrong value or shape raises
+``ValueError``. Every check returns the value it accepted (converted where it says so),
+so a caller can write ``epochs = check_int(epochs, "epochs", low=1)``.
+
+The choices made once, here, for the whole package:
+
+- a ``bool`` is not an int (``True`` as a batch size is a mistake, not 1);
+- NumPy integers and floats count as Python ones; NaN and infinity are refused where a
+  number is expected;
+- a tensor of class indices is any integer dtype (uint8 masks read from PNG files
+  included); functions that compute with it convert it to int64 themselves.
+"""
+
+import math
+import numbers
+
+import torch
+
+INTEGER_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
+
+
+def describe(value) -> str:
+    """A short description of what came: 'a float16 tensor of shape (2, 3)', "'abc' (str)"."""
+    if isinstance(value, torch.Tensor):
+        return f"a {str(value.dtype).removeprefix('torch.')} tensor of shape {tuple(value.shape)}"
+    if hasattr(value, "shape") and hasattr(value, "dtype"):  # a NumPy array
+        return f"a {type(value).__name__} of {value.dtype} with shape {tuple(value.shape)}"
+    text = repr(value)
+    text = text if len(text) <= 60 else text[:57] + "..."
+    return text if isinstance(value, (int, float, str)) else f"{text} ({type(value).__name__})"
+
+
+def _range_text(low, high, low_open=False, high_open=False) -> str:
+    if low is not None and high is not None:
+        return (f" {'>' if low_open else '>='} {low} and {'<' if high_open else '<='} {high}")
+    if low is not None:
+        return f" {'>' if low_open else '>='} {low}"
+    if high is not None:
+        return f" {'<' if high_open else '<='} {high}"
+    return ""
+
+
+def check_int(value, name: str, low: int | None = None, high: int | None = None) -> int:
+    """``value`` as an int in [low, high] (either bound optional), or a clear error."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}: expected an int{_range_text(low, high)}, got {describe(value)}")
+    value = int(value)
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ValueError(f"{name}: expected an int{_range_text(low, high)}, got {value}")
+    return value
+
+
+def check_number(value, name: str, low: float | None = None, high: float | None = None,
+                 low_open: bool = False, high_open: bool = False) -> float:
+    """``value`` as a finite float in the range (bounds optional, open or closed)."""
+    wanted = f"a number{_range_text(low, high, low_open, high_open)}"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected {wanted}, got {describe(value)}")
+    value = float(value)
+    too_low = low is not None and (value <= low if low_open else value < low)
+    too_high = high is not None and (value >= high if high_open else value > high)
+    if not math.isfinite(value) or too_low or too_high:
+        raise ValueError(f"{name}: expected {wanted}, got {value}")
+    return value
+
+
+def check_bool(value, name: str) -> bool:
+    """``value`` if it is True or False (not 0, 1 or a string)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name}: expected True or False, got {describe(value)}")
+    return value
+
+
+def check_choice(value, name: str, choices) -> object:
+    """``value`` if it is one of ``choices``."""
+    if not isinstance(value, str | int) or isinstance(value, bool) or value not in choices:
+        options = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name}: expected one of {options}, got {describe(value)}")
+    return value
+
+
+def check_optional_int(value, name: str, low: int | None = None) -> int | None:
+    """None, or an int >= low."""
+    return None if value is None else check_int(value, name, low=low)
+
+
+def check_tensor(value, name: str, ndim=None, dims: str | None = None,
+                 kind: str | None = None) -> torch.Tensor:
+    """``value`` if it is a tensor with ``ndim`` dimensions (an int or a tuple of allowed
+    counts) and of ``kind`` "float", "integer" or "bool" (None: any). ``dims`` names the
+    layout in messages, e.g. "(N, C, H, W)"."""
+    layout = f" {dims}" if dims else ""
+    if not isinstance(value, torch.Tensor):
+        hint = "; convert it with torch.as_tensor(...)" if hasattr(value, "__len__") else ""
+        raise TypeError(f"{name}: expected a tensor{layout}, got {describe(value)}{hint}")
+    if kind is not None:
+        ok = {"float": value.is_floating_point(), "integer": value.dtype in INTEGER_DTYPES,
+              "bool": value.dtype == torch.bool}[kind]
+        if not ok:
+            wanted = {"float": "a float tensor", "integer": "an integer tensor",
+                      "bool": "a bool tensor"}[kind]
+            hint = ""
+            if kind == "float" and value.dtype in INTEGER_DTYPES + (torch.bool,):
+                hint = "; for uint8 images in 0..255 use images.float() / 255"
+            if kind == "integer" and value.is_floating_point():
+                hint = "; for scores or logits take .argmax(dim=1) first"
+            raise TypeError(f"{name}: expected {wanted}{layout}, got {describe(value)}{hint}")
+    allowed = (ndim,) if isinstance(ndim, int) else ndim
+    if allowed is not None and value.dim() not in allowed:
+        raise ValueError(f"{name}: expected a tensor{layout or f' with {ndim} dimensions'}, "
+                         f"got {describe(value)}")
+    return value
+
+
+def check_finite(value: torch.Tensor, name: str) -> torch.Tensor:
+    """``value`` if it holds no NaN or infinity (float tensors; others pass)."""
+    if value.is_floating_point() and value.numel() and not torch.isfinite(value).all():
+        bad = int((~torch.isfinite(value)).sum())
+        raise ValueError(f"{name}: expected finite numbers, got {bad} NaN or infinite "
+                         f"value{'s' if bad > 1 else ''} in {describe(value)}")
+    return value
+
+
+def check_same_shape(value: torch.Tensor, name: str, reference: torch.Tensor,
+                     reference_name: str) -> None:
+    """A clear error unless ``value`` has the shape of ``reference``."""
+    if value.shape != reference.shape:
+        raise ValueError(f"{name}: expected the shape of {reference_name} "
+                         f"{tuple(reference.shape)}, got {tuple(value.shape)}")
+
+
+def check_class_indices(labels: torch.Tensor, name: str, num_classes: int,
+                        ignore_index: int | None = None) -> torch.Tensor:
+    """The mask (bool, shape of labels) of labels that count, after checking that every
+    label is a class index in 0..num_classes-1 or ``ignore_index``."""
+    valid = labels != ignore_index if ignore_index is not None else torch.ones_like(
+        labels, dtype=torch.bool)
+    counted = labels[valid]
+    if counted.numel() and (counted.min() < 0 or counted.max() >= num_classes):
+        also = f" or {ignore_index} (ignored)" if ignore_index is not None else ""
+        raise ValueError(f"{name}: expected class indices in 0..{num_classes - 1}{also}, "
+                         f"found values {int(counted.min())}..{int(counted.max())}")
+    return valid
+
+
+def check_ignore_index(value, name: str = "ignore_index") -> int | None:
+    """None, or an int (any sign: -100 and 255 are both in use)."""
+    return None if value is None else check_int(value, name)
