@@ -3,8 +3,9 @@
 import pytest
 import torch
 
-from coursekit import joint_transforms, membranes, pets, scenes, shapes
+from coursekit import joint_transforms, membranes, pets, scenes
 from coursekit.data import DataNotFoundError
+from tests import shapes
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,9 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.colors import to_rgb  # noqa: E402
 
-from coursekit import shapes, viz  # noqa: E402
+from coursekit import viz  # noqa: E402
 from coursekit.prediction_browser import Frame, PredictionBrowser  # noqa: E402
+from tests import shapes  # noqa: E402
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 

@@ -34,7 +34,9 @@ def _conv(image, kernel):
 
 
 def test_doctests():
-    assert doctest.testmod(widgets).failed == 0
+    for module in (widgets.kernels, widgets.receptive_field):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0, module.__name__
 
 
 # --- kernels ---------------------------------------------------------------------------

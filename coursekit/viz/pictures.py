@@ -1,0 +1,141 @@
+"""Tensors as pictures, image grids and feature maps.
+
+The helpers that turn a tensor, array or PIL image into something ``imshow`` can
+draw (``_to_numpy``, ``_as_picture``, ``_gray_limits``) and lay out a grid of panels
+(``_grid``) are shared by the other figure modules.
+"""
+
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+# ---------------------------------------------------------------------------
+# Turning tensors into something imshow can draw
+# ---------------------------------------------------------------------------
+
+
+def _to_numpy(image, name: str) -> np.ndarray:
+    """A tensor, array or PIL image as a float NumPy array on the CPU."""
+    if isinstance(image, torch.Tensor):
+        return image.detach().cpu().float().numpy()
+    array = np.asarray(image)
+    if array.dtype == np.uint8:
+        return array.astype(np.float32) / 255.0
+    if not np.issubdtype(array.dtype, np.number):
+        raise TypeError(f"{name}: expected a tensor or array of numbers, "
+                        f"got {type(image).__name__}")
+    return array.astype(np.float32)
+
+
+def _as_picture(image, name: str) -> np.ndarray:
+    """One image as (H, W) grayscale or (H, W, 3) RGB, ready for ``imshow``.
+
+    Accepts (H, W), (1, H, W), (3, H, W) and, from NumPy or PIL, (H, W, 1) or (H, W, 3).
+    RGB values outside [0, 1] (e.g. normalised images) are stretched to [0, 1].
+    """
+    array = _to_numpy(image, name)
+    if array.ndim == 3 and array.shape[0] in (1, 3):
+        array = array.transpose(1, 2, 0)  # channels first -> channels last
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] == 3)):
+        raise ValueError(
+            f"{name}: expected an image (H, W), (1, H, W) or (3, H, W), got shape {array.shape}"
+        )
+    if array.ndim == 3 and (array.min() < 0 or array.max() > 1):
+        low, high = array.min(), array.max()
+        array = (array - low) / max(high - low, 1e-12)
+    return array
+
+
+def _gray_limits(picture: np.ndarray) -> tuple:
+    """(vmin, vmax): 0 and 1 for images in [0, 1] (so black is 0), else the image's own range."""
+    if picture.ndim == 2 and picture.min() >= 0 and picture.max() <= 1:
+        return 0.0, 1.0
+    return None, None
+
+
+def _grid(n: int, ncols: int, panel: float, caption_space: float, title):
+    """A figure with ``n`` axes in rows of ``ncols``; unused cells are removed."""
+    if not isinstance(ncols, int) or isinstance(ncols, bool) or ncols < 1:
+        raise ValueError(f"ncols: expected a positive int, got {ncols!r}")
+    ncols = min(ncols, n)
+    nrows = math.ceil(n / ncols)
+    fig = plt.figure(figsize=(ncols * panel, nrows * (panel + caption_space) + 0.4 * bool(title)),
+                     layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax in axes[n:]:
+        ax.remove()
+    if title is not None:
+        fig.suptitle(title)
+    return fig, axes[:n]
+
+
+# ---------------------------------------------------------------------------
+# Image grids and feature maps
+# ---------------------------------------------------------------------------
+
+
+def show_images(images, labels=None, ncols=8, title=None, cmap="gray"):
+    """A grid of images, each with an optional caption. Returns the Figure.
+
+    images: a tensor (N, C, H, W) with C = 1 or 3, or (N, H, W) grayscale, or (H, W)
+    for one image; or a list of images, each (H, W), (1, H, W) or (3, H, W) (tensors or
+    arrays). Grayscale images in [0, 1] are drawn with 0 black and 1 white, others on
+    their own range; RGB images outside [0, 1] are stretched to it.
+    labels: one caption per image (str, int or a 1-D tensor), or None.
+    """
+    if isinstance(images, (torch.Tensor, np.ndarray)):
+        if images.ndim not in (2, 3, 4):
+            raise ValueError(f"images: expected a tensor (N, C, H, W), (N, H, W) or (H, W), "
+                             f"got shape {tuple(images.shape)}")
+        images = [images] if images.ndim == 2 else list(images)
+    elif not isinstance(images, (list, tuple)):
+        raise TypeError(f"images: expected a tensor or a list of images, "
+                        f"got {type(images).__name__}")
+    if len(images) == 0:
+        raise ValueError("images: expected at least one image, got none")
+    pictures = [_as_picture(image, f"images[{i}]") for i, image in enumerate(images)]
+
+    if labels is not None:
+        labels = labels.tolist() if isinstance(labels, (torch.Tensor, np.ndarray)) else labels
+        if len(labels) != len(pictures):
+            raise ValueError(f"labels: expected one label per image ({len(pictures)}), "
+                             f"got {len(labels)}")
+
+    fig, axes = _grid(len(pictures), ncols, 1.4, 0.3 if labels is not None else 0.0, title)
+    for i, (ax, picture) in enumerate(zip(axes, pictures, strict=True)):
+        vmin, vmax = _gray_limits(picture)
+        ax.imshow(picture, cmap=cmap, vmin=vmin, vmax=vmax)
+        ax.set_axis_off()
+        if labels is not None:
+            ax.set_title(str(labels[i]), fontsize=9)
+    return fig
+
+
+def show_feature_maps(maps, ncols=8, title=None, cmap="viridis"):
+    """Each channel of a feature map as its own small image. Returns the Figure.
+
+    maps: (C, H, W) or (1, C, H, W) tensor, e.g. the output of a conv layer for one
+    image. Every map gets its own colour scale (its smallest value darkest, its largest
+    brightest) and its channel index in the corner.
+    """
+    if not isinstance(maps, (torch.Tensor, np.ndarray)):
+        raise TypeError(f"maps: expected a tensor (C, H, W), got {type(maps).__name__}")
+    if maps.ndim == 4 and maps.shape[0] == 1:
+        maps = maps[0]
+    if maps.ndim != 3:
+        hint = "; pick one image, e.g. maps[0]" if maps.ndim == 4 else ""
+        raise ValueError(f"maps: expected a tensor (C, H, W) or (1, C, H, W), "
+                         f"got shape {tuple(maps.shape)}{hint}")
+    array = _to_numpy(maps, "maps")
+
+    fig, axes = _grid(len(array), ncols, 1.2, 0.0, title)
+    for index, (ax, feature_map) in enumerate(zip(axes, array, strict=True)):
+        ax.imshow(feature_map, cmap=cmap)  # no vmin/vmax: each map on its own scale
+        ax.set_axis_off()
+        ax.text(0.03, 0.97, str(index), transform=ax.transAxes, ha="left", va="top",
+                fontsize=7, color="white", bbox={"facecolor": "black", "alpha": 0.6, "pad": 1})
+    return fig

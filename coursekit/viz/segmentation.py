@@ -1,0 +1,218 @@
+"""Segmentation figures: the class palette, mask overlays, input / truth / prediction,
+per-class error maps.
+"""
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from coursekit.viz.pictures import _as_picture, _gray_limits, _grid
+
+# ---------------------------------------------------------------------------
+# Segmentation: mask overlays, input / truth / prediction, per-class errors
+# ---------------------------------------------------------------------------
+
+SEGMENTATION_PALETTE = (
+    # Okabe & Ito's colours, safe for the common colour-vision deficiencies ...
+    "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7",
+    # ... then three of Paul Tol's "muted" colours, for tasks with more classes
+    "#332288", "#882255", "#999933",
+)
+"""The colour of class 1, 2, ...; class 0 (background) is left uncoloured. Fixed, so a
+class has the same colour in every figure of the course. With more than seven
+classes, read the legend (or the per-class error maps, which need no colour)."""
+
+ERROR_COLOURS = {"right": "#BBBBBB", "missed": "#0072B2", "extra": "#E69F00"}
+"""Per-class error maps: pixels of the class found (grey), missed (blue), wrongly
+claimed (orange): a blue-orange pair that colour-blind readers tell apart."""
+
+
+def class_colours(num_classes: int) -> np.ndarray:
+    """(num_classes, 3) RGB in [0, 1]: black for class 0, then SEGMENTATION_PALETTE."""
+    from matplotlib.colors import to_rgb
+
+    if num_classes - 1 > len(SEGMENTATION_PALETTE):
+        raise ValueError(f"num_classes: the palette has colours for up to "
+                         f"{len(SEGMENTATION_PALETTE) + 1} classes, got {num_classes}")
+    return np.array([(0.0, 0.0, 0.0)] + [to_rgb(c) for c in
+                                         SEGMENTATION_PALETTE[: num_classes - 1]])
+
+
+def _as_mask(mask, name: str) -> np.ndarray:
+    """A mask (H, W) or (1, H, W) of class indices as an int NumPy array."""
+    array = mask.detach().cpu().numpy() if isinstance(mask, torch.Tensor) else np.asarray(mask)
+    if array.ndim == 3 and array.shape[0] == 1:
+        array = array[0]
+    if array.ndim != 2 or not np.issubdtype(array.dtype, np.integer):
+        raise ValueError(f"{name}: expected an integer mask (H, W) of class indices, "
+                         f"got shape {array.shape} and dtype {array.dtype}")
+    return array.astype(np.int64)
+
+
+def mask_overlay(image, mask, num_classes: int, alpha: float = 0.6,
+                 ignore_index: int | None = None) -> np.ndarray:
+    """The image in grey with each labelled pixel tinted in its class colour.
+
+    image: (H, W), (1, H, W) or (3, H, W); mask: (H, W) int, 0 = background (not
+    tinted); pixels equal to ``ignore_index`` are hatched white. Returns (H, W, 3).
+    """
+    picture, mask = _as_picture(image, "image"), _as_mask(mask, "mask")
+    if picture.shape[:2] != mask.shape:
+        raise ValueError(f"mask: expected the image's size {picture.shape[:2]}, "
+                         f"got {mask.shape}")
+    if picture.ndim == 2:
+        low, high = picture.min(), picture.max()
+        picture = np.repeat(((picture - low) / max(high - low, 1e-12))[..., None], 3, axis=2)
+    ignored = mask == ignore_index if ignore_index is not None else np.zeros_like(mask, bool)
+    valid = mask[~ignored]
+    if valid.size and (valid.min() < 0 or valid.max() >= num_classes):
+        raise ValueError(f"mask: expected class indices in 0..{num_classes - 1}, "
+                         f"found {valid.min()}..{valid.max()}")
+    colours = class_colours(num_classes)[np.where(ignored, 0, mask)]
+    tinted = np.where((mask > 0)[..., None] & ~ignored[..., None],
+                      (1 - alpha) * picture + alpha * colours, picture)
+    tinted[ignored] = 1.0
+    return tinted
+
+
+def _legend(fig, class_names, skip_background=True):
+    from matplotlib.patches import Patch
+
+    colours = class_colours(len(class_names))
+    handles = [Patch(facecolor=colours[c], edgecolor="0.3", label=str(name))
+               for c, name in enumerate(class_names) if c > 0 or not skip_background]
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 10),
+               fontsize=9, frameon=False)
+
+
+def show_segmentation(images, truths, predictions=None, class_names=None, titles=None,
+                      ignore_index=None, panel=2.2):
+    """Input, truth and prediction side by side, one row per example. Returns the Figure.
+
+    images: (N, C, H, W) or a list of images; truths, predictions: (N, H, W) int masks
+    (or lists); predictions may be None. class_names: one name per class (class 0 is the
+    background), for the legend. With predictions, a fourth column marks the wrong
+    pixels in red-orange and gives the row's pixel accuracy. titles: one per row, or None.
+    """
+    n = len(images)
+    if len(truths) != n or (predictions is not None and len(predictions) != n):
+        raise ValueError(f"truths, predictions: expected one mask per image ({n}), got "
+                         f"{len(truths)} and {None if predictions is None else len(predictions)}")
+    if class_names is None:
+        raise ValueError("class_names: expected one name per class, e.g. "
+                         "('background', 'cell'), got None")
+    num_classes = len(class_names)
+    columns = 2 if predictions is None else 4
+    fig = plt.figure(figsize=(columns * panel, n * panel + 0.6), layout="constrained")
+    axes = fig.subplots(n, columns, squeeze=False)
+    for i in range(n):
+        truth = _as_mask(truths[i], f"truths[{i}]")
+        row = [(_as_picture(images[i], f"images[{i}]"), "input"),
+               (mask_overlay(images[i], truth, num_classes, ignore_index=ignore_index),
+                "truth")]
+        if predictions is not None:
+            predicted = _as_mask(predictions[i], f"predictions[{i}]")
+            wrong = predicted != truth
+            if ignore_index is not None:
+                wrong &= truth != ignore_index
+            accuracy = 1 - wrong.sum() / max((truth != ignore_index).sum()
+                                             if ignore_index is not None else truth.size, 1)
+            errors = np.ones(truth.shape + (3,))
+            errors[wrong] = (0.835, 0.369, 0.0)          # Okabe-Ito vermillion
+            row += [(mask_overlay(images[i], predicted, num_classes), "prediction"),
+                    (errors, f"errors ({accuracy:.1%} right)")]
+        for ax, (picture, label) in zip(axes[i], row, strict=True):
+            vmin, vmax = _gray_limits(picture) if picture.ndim == 2 else (None, None)
+            ax.imshow(picture, cmap="gray", vmin=vmin, vmax=vmax, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0 or label.startswith("errors"):
+                ax.set_title(label, fontsize=10)
+        if titles is not None:
+            axes[i][0].set_ylabel(str(titles[i]), fontsize=9)
+    _legend(fig, class_names)
+    return fig
+
+
+def show_class_errors(truth, prediction, class_names, classes=None, panel=2.0):
+    """For each class, where it was found, missed and wrongly claimed. Returns the Figure.
+
+    truth, prediction: (H, W) int masks of one image (or (N, H, W): drawn as a row of
+    images side by side). classes: the class indices to draw (default: every class but
+    0 that occurs in the truth or the prediction). Each panel gives the class's IoU.
+    """
+    truth, prediction = (torch.as_tensor(np.asarray(m)) if not isinstance(m, torch.Tensor)
+                         else m for m in (truth, prediction))
+    if truth.shape != prediction.shape or truth.dim() not in (2, 3):
+        raise ValueError(f"prediction: expected the shape of truth, (H, W) or (N, H, W), got "
+                         f"truth {tuple(truth.shape)} and prediction {tuple(prediction.shape)}")
+    if truth.dim() == 3:  # a batch: lay the images side by side
+        truth, prediction = torch.cat(list(truth), dim=1), torch.cat(list(prediction), dim=1)
+    truth, prediction = _as_mask(truth, "truth"), _as_mask(prediction, "prediction")
+    if classes is None:
+        classes = [c for c in range(1, len(class_names))
+                   if (truth == c).any() or (prediction == c).any()]
+    if not classes:
+        raise ValueError("classes: nothing to draw, no class but the background occurs")
+    from matplotlib.colors import to_rgb
+
+    aspect = truth.shape[1] / truth.shape[0]
+    fig, axes = _grid(len(classes), min(len(classes), max(1, int(8 / aspect))), panel, 0.3,
+                      None)
+    fig.set_size_inches(min(len(classes), max(1, int(8 / aspect))) * panel * aspect,
+                        fig.get_size_inches()[1])
+    for ax, c in zip(axes, classes, strict=True):
+        is_truth, is_predicted = truth == c, prediction == c
+        picture = np.ones(truth.shape + (3,))
+        picture[is_truth & is_predicted] = to_rgb(ERROR_COLOURS["right"])
+        picture[is_truth & ~is_predicted] = to_rgb(ERROR_COLOURS["missed"])
+        picture[~is_truth & is_predicted] = to_rgb(ERROR_COLOURS["extra"])
+        union = (is_truth | is_predicted).sum()
+        iou = (is_truth & is_predicted).sum() / union if union else float("nan")
+        ax.imshow(picture, interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(f"{class_names[c]}: IoU {iou:.2f}", fontsize=9)
+    from matplotlib.patches import Patch
+
+    fig.legend(handles=[Patch(facecolor=ERROR_COLOURS[k], label=label) for k, label in
+                        [("right", "found"), ("missed", "missed"), ("extra", "wrongly claimed")]],
+               loc="outside lower center", ncols=3, fontsize=9, frameon=False)
+    return fig
+
+
+def show_predictions(image, truth, predictions: dict, class_names, title=None, fig=None,
+                     panel=2.2):
+    """One image: input, truth, then each named prediction, in a row. Returns the Figure.
+
+    image: (C, H, W) or (H, W); truth: (H, W) int; predictions: {name: (H, W) int mask};
+    each prediction's title gives its pixel accuracy and its IoU averaged over the
+    classes present in truth or prediction. fig: draw into this figure (for widgets).
+    """
+    truth = _as_mask(truth, "truth")
+    num_classes = len(class_names)
+    panels = [("input", _as_picture(image, "image")),
+              ("truth", mask_overlay(image, truth, num_classes))]
+    for name, predicted in predictions.items():
+        predicted = _as_mask(predicted, f"predictions[{name!r}]")
+        ious = []
+        for c in range(num_classes):
+            union = ((truth == c) | (predicted == c)).sum()
+            if union:
+                ious.append(((truth == c) & (predicted == c)).sum() / union)
+        label = f"{name}\n{(predicted == truth).mean():.1%} px, mIoU {np.mean(ious):.2f}"
+        panels.append((label, mask_overlay(image, predicted, num_classes)))
+    if fig is None:
+        fig = plt.figure(figsize=(len(panels) * panel, panel + 0.9), layout="constrained")
+    fig.clear()
+    axes = fig.subplots(1, len(panels))
+    for ax, (label, picture) in zip(axes, panels, strict=True):
+        vmin, vmax = _gray_limits(picture) if picture.ndim == 2 else (None, None)
+        ax.imshow(picture, cmap="gray", vmin=vmin, vmax=vmax, interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(label, fontsize=9)
+    if title is not None:
+        fig.suptitle(title, fontsize=10)
+    _legend(fig, class_names)
+    return fig

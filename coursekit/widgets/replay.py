@@ -1,0 +1,81 @@
+"""The HTML replay of a widget, for the rendered book where no Python runs.
+
+``replay_html`` turns a figure and a function that redraws it into a
+self-contained HTML slider (images inline, no script from the web);
+``ReplayWidget`` is the base class of the course's widgets: its
+``_repr_mimebundle_`` gives Jupyter the live widget view and, as ``text/html``,
+the replay.
+"""
+
+import base64
+import io
+
+import matplotlib.pyplot as plt
+from matplotlib.animation import FuncAnimation
+
+# ---------------------------------------------------------------------------
+# The HTML replay
+# ---------------------------------------------------------------------------
+
+_BUTTON_ICONS = {
+    # to_jshtml draws its buttons with Font Awesome from a CDN; we use plain characters
+    '<i class="fa fa-play fa-flip-horizontal"></i>': "&#9664;",  # play backwards
+    '<i class="fa fa-minus"></i>': "&minus;",
+    '<i class="fa fa-fast-backward"></i>': "|&#9664;&#9664;",
+    '<i class="fa fa-step-backward"></i>': "|&#9664;",
+    '<i class="fa fa-pause"></i>': "||",
+    '<i class="fa fa-play"></i>': "&#9654;",
+    '<i class="fa fa-step-forward"></i>': "&#9654;|",
+    '<i class="fa fa-fast-forward"></i>': "&#9654;&#9654;|",
+    '<i class="fa fa-plus"></i>': "+",
+}
+_FONT_AWESOME = ('<link rel="stylesheet"\n'
+                 'href="https://maxcdn.bootstrapcdn.com/font-awesome/4.4.0/css/font-awesome.min.css">')
+
+DPI = 72
+"""Resolution of the replay frames: small, so that the committed notebook stays small."""
+
+
+def replay_html(fig, draw, n_frames: int, caption: str) -> str:
+    """A self-contained HTML slider over ``n_frames`` frames; closes ``fig``.
+
+    draw(i) redraws ``fig`` for frame i. The frames are PNG images inline in the page
+    (``FuncAnimation.to_jshtml``), with the caption below them.
+    """
+    try:
+        animation = FuncAnimation(fig, draw, frames=n_frames, repeat=False)
+        with plt.rc_context({"savefig.dpi": DPI}):
+            html = animation.to_jshtml(fps=2, default_mode="once")
+    finally:
+        plt.close(fig)  # so that the notebook shows no stray static copy of it
+    html = html.replace(_FONT_AWESOME, "")
+    for icon, text in _BUTTON_ICONS.items():
+        html = html.replace(icon, text)
+    return (f'<div class="coursekit-replay">{html}'
+            f'<p style="font-size: 90%"><em>{caption}</em></p></div>')
+
+
+def _png_html(fig) -> str:
+    """A figure as an inline <img>; closes ``fig``."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI)
+    plt.close(fig)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" alt="figure">'
+
+
+LIVE_NOTE = ("This is a precomputed replay: drag the slider or press &#9654;. "
+             "Run the notebook in Colab or Jupyter for the live widget, where you choose ")
+
+
+class ReplayWidget:
+    """A widget that lives twice: live in Jupyter or Colab, replayed in the book.
+
+    A subclass sets ``self.widget`` (the ipywidgets view) and defines ``replay()``
+    (the HTML replay, a str). Its ``_repr_mimebundle_`` hands Jupyter both.
+    """
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        bundle = self.widget._repr_mimebundle_()
+        bundle["text/html"] = self.replay()
+        return bundle
