@@ -78,7 +78,8 @@ def _multiclass_target(logits, target, ignore_index):
     """target as int64 after checking dtype, shape and values; the mask of pixels that count."""
     check_tensor(target, "target", dims="(N, H, W)")
     if target.dtype not in INTEGER_DTYPES:
-        hint = "; for 0/1 masks of one class use mode='binary'" if target.is_floating_point() else ""
+        hint = ("; for 0/1 masks of one class use mode='binary'"
+                if target.is_floating_point() else "")
         raise TypeError(f"target: expected an integer tensor of class indices, "
                         f"got {describe(target)}{hint}")
     expected = (logits.shape[0], *logits.shape[2:])
@@ -115,7 +116,8 @@ def cross_entropy(logits, target, weight=None, ignore_index: int | None = None):
     weight = _check_class_weight(weight, logits.shape[1])
     if not valid.any():
         return _nothing_counts(logits)
-    return F.cross_entropy(logits, target, weight=weight,
+    weight = None if weight is None else weight.float()
+    return F.cross_entropy(logits.float(), target, weight=weight,      # sums in float32
                            ignore_index=-100 if ignore_index is None else ignore_index)
 
 

@@ -92,7 +92,8 @@ def test_bad_input_gets_a_clear_error():
         metrics.confusion_matrix(t[0], t, 3)
     bad = t.clone()
     bad[0, 0, 0] = 7
-    with pytest.raises(ValueError, match=r"target: expected class indices in 0..2, found values 0..7"):
+    with pytest.raises(ValueError,
+                       match=r"target: expected class indices in 0..2, found values 0..7"):
         metrics.confusion_matrix(t, bad, 3)
     with pytest.raises(ValueError, match="num_classes: expected an int >= 2"):
         metrics.confusion_matrix(t, t, 1)
