@@ -18,7 +18,7 @@ def test_confusion_matrix_agrees_with_scikit_learn():
     assert f"accuracy {accuracy:.2%}" in fig.axes[0].get_title()
     fig = viz.show_confusion_matrix(predicted, target, list("abcd"))
     assert np.allclose(np.asarray(fig.axes[0].images[0].get_array()).sum(1), 1)
-    with pytest.raises(ValueError, match="expected class indices 0..2"):
+    with pytest.raises(ValueError, match="predicted: expected class indices in 0..2, found"):
         viz.show_confusion_matrix(predicted, target, list("abc"))
 
 
@@ -44,3 +44,15 @@ def test_misclassified_shows_only_mistakes_with_both_labels():
 def test_history_needs_rows():
     with pytest.raises(ValueError, match="history: expected a non-empty list"):
         viz.show_history([])
+
+
+def test_confusion_matrix_figure_counts_uint8_labels_of_many_classes():
+    """uint8 labels with 21 classes: target * 21 + predicted wrapped around in uint8."""
+    g = torch.Generator().manual_seed(0)
+    target = torch.randint(21, (500,), generator=g)
+    names = [str(c) for c in range(21)]
+    fig = viz.show_confusion_matrix(target.to(torch.uint8), target.to(torch.uint8), names,
+                                    normalize=False)
+    assert fig.axes[0].get_title() == "accuracy 100.00% on 500 images"
+    shown = fig.axes[0].images[0].get_array()
+    assert np.array_equal(shown, confusion_matrix(target, target, labels=range(21)))

@@ -10,7 +10,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.colors import to_rgb  # noqa: E402
 
-from coursekit import viz  # noqa: E402
+from coursekit import metrics, viz  # noqa: E402
 from coursekit.prediction_browser import Frame, PredictionBrowser  # noqa: E402
 from tests import shapes  # noqa: E402
 
@@ -41,9 +41,11 @@ def test_mask_overlay_tints_only_labelled_pixels():
     assert np.allclose(out[0, 0], to_rgb(viz.SEGMENTATION_PALETTE[1]))   # class 2
     assert np.allclose(out[1, 1], 1.0)                                   # ignored: white
     assert np.allclose(out[2, 2], out[3, 3])                             # background: grey
-    with pytest.raises(ValueError, match=r"mask: expected class indices in 0..2, found 0..5"):
+    with pytest.raises(ValueError, match=r"mask: expected class indices in 0..2, found values"):
         viz.mask_overlay(image, mask.clamp(max=5), 3)
-    with pytest.raises(ValueError, match="mask: expected an integer mask"):
+    uint8 = viz.mask_overlay(image, mask.to(torch.uint8), 3, alpha=1.0, ignore_index=255)
+    assert np.array_equal(uint8, out)                                    # PNG masks: uint8
+    with pytest.raises(TypeError, match="mask: expected an integer mask"):
         viz.mask_overlay(image, mask.float(), 3)
 
 
@@ -60,7 +62,7 @@ def test_show_segmentation_columns_errors_and_legend():
     legend = fig.legends[0]
     assert [t.get_text() for t in legend.get_texts()] == ["circle", "square", "triangle"]
     assert len(viz.show_segmentation(images, masks, class_names=shapes.CLASS_NAMES).axes) == 6
-    with pytest.raises(ValueError, match="truths, predictions: expected one mask per image"):
+    with pytest.raises(ValueError, match=r"truths: expected one mask per image \(3\), got 2"):
         viz.show_segmentation(images, masks[:2], class_names=shapes.CLASS_NAMES)
 
 
@@ -105,3 +107,22 @@ def test_prediction_browser_live_and_replayed():
     assert html.count("data:image/png;base64") == 3 and "the frame" in html
     with pytest.raises(ValueError, match="frames: expected at least one Frame"):
         PredictionBrowser([], shapes.CLASS_NAMES)
+
+
+def test_figures_read_their_scores_off_the_metrics_confusion_matrix():
+    """show_predictions' and show_class_errors' figures: uint8 masks of 11 classes and
+    ignored pixels give the numbers coursekit.metrics gives."""
+    g = torch.Generator().manual_seed(0)
+    truth = torch.randint(11, (16, 16), generator=g)
+    guess = torch.where(torch.rand(16, 16, generator=g) < 0.7, truth,
+                        torch.randint(11, (16, 16), generator=g))
+    truth[:4] = 255
+    cm = metrics.confusion_matrix(guess, truth, 11, ignore_index=255)
+    names = [str(c) for c in range(11)]
+    fig = viz.show_predictions(torch.rand(1, 16, 16), truth.to(torch.uint8),
+                               {"model": guess.to(torch.uint8)}, names, ignore_index=255)
+    title = fig.axes[2].get_title()
+    assert f"{metrics.pixel_accuracy(cm):.1%} px" in title
+    assert f"mIoU {metrics.mean_iou(cm):.2f}" in title
+    fig = viz.show_class_errors(truth, guess, names, classes=[3], ignore_index=255)
+    assert fig.axes[0].get_title() == f"3: IoU {metrics.iou_per_class(cm)[3]:.2f}"

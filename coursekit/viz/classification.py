@@ -1,9 +1,37 @@
 """Classification figures: training curves, the confusion matrix, the mistakes."""
 
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 
+from coursekit import metrics
+from coursekit._checks import check_bool, check_class_indices, check_int, describe
 from coursekit.viz.pictures import show_images
+
+
+def _labels(values, name: str, num_classes: int) -> torch.Tensor:
+    """Class indices (a tensor, array or list; any integer dtype) as a flat int64 tensor."""
+    if not isinstance(values, torch.Tensor):
+        try:
+            values = torch.as_tensor(np.asarray(values))
+        except (TypeError, ValueError, RuntimeError):
+            raise TypeError(f"{name}: expected class indices (a tensor, array or list of "
+                            f"ints), got {describe(values)}") from None
+    if values.is_floating_point() or values.is_complex() or values.dtype == torch.bool:
+        raise TypeError(f"{name}: expected integer class indices, got {describe(values)}; "
+                        "for logits take .argmax(dim=1) first")
+    values = values.detach().cpu().long().flatten()
+    check_class_indices(values, name, num_classes)
+    return values
+
+
+def _names(class_names) -> list:
+    if class_names is None or isinstance(class_names, str) or not hasattr(class_names,
+                                                                           "__len__"):
+        raise TypeError(f"class_names: expected one name per class, got {describe(class_names)}")
+    if len(class_names) < 2:
+        raise ValueError(f"class_names: expected at least 2 names, got {len(class_names)}")
+    return [str(name) for name in class_names]
 
 # ---------------------------------------------------------------------------
 # Classification: training curves, confusion matrix, mistakes
@@ -51,19 +79,20 @@ def _share(value: float) -> str:
 def show_confusion_matrix(predicted, target, class_names, title=None, normalize=True):
     """Rows: true class; columns: predicted class. Returns the Figure.
 
-    predicted, target: (N,) int class indices; class_names: one name per class.
-    With ``normalize`` each row shows the share of that class's images (rows sum to 1).
+    predicted, target: (N,) class indices (any integer dtype; tensors, arrays or lists);
+    class_names: one name per class. The counts are ``metrics.confusion_matrix``'s. With
+    ``normalize`` each row shows the share of that class's images (rows sum to 1).
     """
-    predicted, target = torch.as_tensor(predicted).flatten(), torch.as_tensor(target).flatten()
+    class_names = _names(class_names)
     k = len(class_names)
+    normalize = check_bool(normalize, "normalize")
+    predicted, target = _labels(predicted, "predicted", k), _labels(target, "target", k)
     if predicted.shape != target.shape:
-        raise ValueError(f"predicted, target: expected the same number of labels, got "
-                         f"{len(predicted)} and {len(target)}")
-    if len(target) and (min(predicted.min(), target.min()) < 0
-                        or max(predicted.max(), target.max()) >= k):
-        raise ValueError(f"predicted, target: expected class indices 0..{k - 1} "
-                         f"(one per name in class_names), got values outside")
-    counts = torch.bincount(target * k + predicted, minlength=k * k).reshape(k, k)
+        raise ValueError(f"predicted: expected one label per target ({len(target)}), "
+                         f"got {len(predicted)}")
+    if len(target) == 0:
+        raise ValueError("target: expected at least one label, got none")
+    counts = metrics.confusion_matrix(predicted, target, k)    # rows: truth
     shown = counts / counts.sum(1, keepdim=True).clamp(min=1) if normalize else counts
     fig, ax = plt.subplots(figsize=(0.55 * k + 2.2, 0.55 * k + 1.5), layout="constrained")
     ax.imshow(shown.numpy(), cmap="Blues", vmin=0)
@@ -78,7 +107,7 @@ def show_confusion_matrix(predicted, target, class_names, title=None, normalize=
     ax.set_yticks(range(k), class_names, fontsize=8)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    accuracy = counts.diag().sum().item() / max(counts.sum().item(), 1)
+    accuracy = metrics.pixel_accuracy(counts)   # of images, here: trace / total
     ax.set_title(title or f"accuracy {accuracy:.2%} on {len(target)} images", fontsize=10)
     return fig
 
@@ -88,7 +117,16 @@ def show_misclassified(images, predicted, target, class_names, n=16, ncols=8, ti
 
     images: (N, C, H, W) in [0, 1] (not normalised); predicted, target: (N,) int.
     """
-    predicted, target = torch.as_tensor(predicted), torch.as_tensor(target)
+    class_names = _names(class_names)
+    predicted = _labels(predicted, "predicted", len(class_names))
+    target = _labels(target, "target", len(class_names))
+    if not isinstance(images, torch.Tensor | np.ndarray) or len(images) != len(target):
+        raise ValueError(f"images: expected a tensor (N, C, H, W) with one image per target "
+                         f"({len(target)}), got {describe(images)}")
+    if predicted.shape != target.shape:
+        raise ValueError(f"predicted: expected one label per target ({len(target)}), "
+                         f"got {len(predicted)}")
+    n = check_int(n, "n", low=1)
     wrong = (predicted != target).nonzero().flatten()[:n]
     if len(wrong) == 0:
         raise ValueError("predicted: every prediction is right, there is nothing to show")

@@ -17,16 +17,27 @@ import torch
 
 
 def _to_numpy(image, name: str) -> np.ndarray:
-    """A tensor, array or PIL image as a float NumPy array on the CPU."""
+    """A tensor, array or PIL image as a float NumPy array on the CPU.
+
+    uint8 values (tensors, arrays, PIL images) are 0..255 and become 0..1; NaN or
+    infinite values are an error (imshow would draw them as nothing).
+    """
     if isinstance(image, torch.Tensor):
-        return image.detach().cpu().float().numpy()
-    array = np.asarray(image)
-    if array.dtype == np.uint8:
-        return array.astype(np.float32) / 255.0
-    if not np.issubdtype(array.dtype, np.number):
-        raise TypeError(f"{name}: expected a tensor or array of numbers, "
-                        f"got {type(image).__name__}")
-    return array.astype(np.float32)
+        array = image.detach().cpu()
+        array = (array.float() / 255.0 if array.dtype == torch.uint8 else array.float()).numpy()
+    else:
+        array = np.asarray(image)
+        if array.dtype == np.uint8:
+            array = array.astype(np.float32) / 255.0
+        elif array.dtype != np.bool_ and not np.issubdtype(array.dtype, np.number):
+            raise TypeError(f"{name}: expected a tensor or array of numbers, "
+                            f"got {type(image).__name__} of {array.dtype}")
+        array = array.astype(np.float32)
+    if array.size == 0:
+        raise ValueError(f"{name}: expected an image, got an empty one of shape {array.shape}")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name}: expected finite numbers, got NaN or infinite values")
+    return array
 
 
 def _as_picture(image, name: str) -> np.ndarray:

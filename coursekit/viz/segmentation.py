@@ -6,6 +6,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from coursekit import metrics
+from coursekit._checks import check_ignore_index, check_int, check_number, describe
 from coursekit.viz.pictures import _as_picture, _gray_limits, _grid
 
 # ---------------------------------------------------------------------------
@@ -31,6 +33,7 @@ def class_colours(num_classes: int) -> np.ndarray:
     """(num_classes, 3) RGB in [0, 1]: black for class 0, then SEGMENTATION_PALETTE."""
     from matplotlib.colors import to_rgb
 
+    num_classes = check_int(num_classes, "num_classes", low=1)
     if num_classes - 1 > len(SEGMENTATION_PALETTE):
         raise ValueError(f"num_classes: the palette has colours for up to "
                          f"{len(SEGMENTATION_PALETTE) + 1} classes, got {num_classes}")
@@ -38,15 +41,38 @@ def class_colours(num_classes: int) -> np.ndarray:
                                          SEGMENTATION_PALETTE[: num_classes - 1]])
 
 
-def _as_mask(mask, name: str) -> np.ndarray:
-    """A mask (H, W) or (1, H, W) of class indices as an int NumPy array."""
+def _as_mask(mask, name: str, num_classes: int | None = None,
+             ignore_index: int | None = None) -> np.ndarray:
+    """A mask (H, W) or (1, H, W) of class indices (any integer dtype, or bool) as an int64
+    NumPy array; with ``num_classes``, every value must be a class or ``ignore_index``."""
     array = mask.detach().cpu().numpy() if isinstance(mask, torch.Tensor) else np.asarray(mask)
     if array.ndim == 3 and array.shape[0] == 1:
         array = array[0]
-    if array.ndim != 2 or not np.issubdtype(array.dtype, np.integer):
-        raise ValueError(f"{name}: expected an integer mask (H, W) of class indices, "
-                         f"got shape {array.shape} and dtype {array.dtype}")
-    return array.astype(np.int64)
+    if not (np.issubdtype(array.dtype, np.integer) or array.dtype == np.bool_):
+        raise TypeError(f"{name}: expected an integer mask (H, W) of class indices, "
+                        f"got {describe(mask)}")
+    if array.ndim != 2:
+        raise ValueError(f"{name}: expected a mask (H, W) or (1, H, W), got {describe(mask)}")
+    array = array.astype(np.int64)
+    if num_classes is not None:
+        counted = array[array != ignore_index] if ignore_index is not None else array
+        if counted.size and (counted.min() < 0 or counted.max() >= num_classes):
+            also = f" or {ignore_index} (ignored)" if ignore_index is not None else ""
+            raise ValueError(f"{name}: expected class indices in 0..{num_classes - 1}{also}, "
+                             f"found values {counted.min()}..{counted.max()}")
+    return array
+
+
+def _scores(truth: np.ndarray, predicted: np.ndarray, num_classes: int,
+            ignore_index: int | None) -> dict | None:
+    """Pixel accuracy, mIoU and per-class IoU of one mask, read off ``metrics``' confusion
+    matrix (ignored pixels not counted); None when no pixel counts."""
+    cm = metrics.confusion_matrix(torch.from_numpy(predicted), torch.from_numpy(truth),
+                                  max(num_classes, 2), ignore_index)
+    if cm.sum() == 0:
+        return None
+    return {"accuracy": metrics.pixel_accuracy(cm), "miou": metrics.mean_iou(cm),
+            "iou": metrics.iou_per_class(cm)}
 
 
 def mask_overlay(image, mask, num_classes: int, alpha: float = 0.6,
@@ -55,8 +81,13 @@ def mask_overlay(image, mask, num_classes: int, alpha: float = 0.6,
 
     image: (H, W), (1, H, W) or (3, H, W); mask: (H, W) int, 0 = background (not
     tinted); pixels equal to ``ignore_index`` are hatched white. Returns (H, W, 3).
+    mask may be any integer dtype (uint8 masks from PNG files) or bool.
     """
-    picture, mask = _as_picture(image, "image"), _as_mask(mask, "mask")
+    num_classes = check_int(num_classes, "num_classes", low=1)
+    alpha = check_number(alpha, "alpha", low=0, high=1)
+    ignore_index = check_ignore_index(ignore_index)
+    picture = _as_picture(image, "image")
+    mask = _as_mask(mask, "mask", num_classes, ignore_index)
     if picture.shape[:2] != mask.shape:
         raise ValueError(f"mask: expected the image's size {picture.shape[:2]}, "
                          f"got {mask.shape}")
@@ -64,10 +95,6 @@ def mask_overlay(image, mask, num_classes: int, alpha: float = 0.6,
         low, high = picture.min(), picture.max()
         picture = np.repeat(((picture - low) / max(high - low, 1e-12))[..., None], 3, axis=2)
     ignored = mask == ignore_index if ignore_index is not None else np.zeros_like(mask, bool)
-    valid = mask[~ignored]
-    if valid.size and (valid.min() < 0 or valid.max() >= num_classes):
-        raise ValueError(f"mask: expected class indices in 0..{num_classes - 1}, "
-                         f"found {valid.min()}..{valid.max()}")
     colours = class_colours(num_classes)[np.where(ignored, 0, mask)]
     tinted = np.where((mask > 0)[..., None] & ~ignored[..., None],
                       (1 - alpha) * picture + alpha * colours, picture)
@@ -94,33 +121,40 @@ def show_segmentation(images, truths, predictions=None, class_names=None, titles
     background), for the legend. With predictions, a fourth column marks the wrong
     pixels in red-orange and gives the row's pixel accuracy. titles: one per row, or None.
     """
+    _check_batch(images, "images")
     n = len(images)
-    if len(truths) != n or (predictions is not None and len(predictions) != n):
-        raise ValueError(f"truths, predictions: expected one mask per image ({n}), got "
-                         f"{len(truths)} and {None if predictions is None else len(predictions)}")
-    if class_names is None:
-        raise ValueError("class_names: expected one name per class, e.g. "
-                         "('background', 'cell'), got None")
-    num_classes = len(class_names)
+    names = _class_names(class_names)
+    ignore_index = check_ignore_index(ignore_index)
+    for name, masks in (("truths", truths), ("predictions", predictions)):
+        if masks is not None:
+            _check_batch(masks, name)
+            if len(masks) != n:
+                raise ValueError(f"{name}: expected one mask per image ({n}), got {len(masks)}")
+    if titles is not None and (isinstance(titles, str) or len(titles) != n):
+        raise ValueError(f"titles: expected one title per image ({n}), got {describe(titles)}")
+    num_classes = len(names)
     columns = 2 if predictions is None else 4
     fig = plt.figure(figsize=(columns * panel, n * panel + 0.6), layout="constrained")
     axes = fig.subplots(n, columns, squeeze=False)
     for i in range(n):
-        truth = _as_mask(truths[i], f"truths[{i}]")
+        truth = _as_mask(truths[i], f"truths[{i}]", num_classes, ignore_index)
         row = [(_as_picture(images[i], f"images[{i}]"), "input"),
                (mask_overlay(images[i], truth, num_classes, ignore_index=ignore_index),
                 "truth")]
         if predictions is not None:
-            predicted = _as_mask(predictions[i], f"predictions[{i}]")
+            predicted = _as_mask(predictions[i], f"predictions[{i}]", num_classes)
+            if predicted.shape != truth.shape:
+                raise ValueError(f"predictions[{i}]: expected the shape of truths[{i}] "
+                                 f"{truth.shape}, got {predicted.shape}")
             wrong = predicted != truth
             if ignore_index is not None:
                 wrong &= truth != ignore_index
-            accuracy = 1 - wrong.sum() / max((truth != ignore_index).sum()
-                                             if ignore_index is not None else truth.size, 1)
+            scores = _scores(truth, predicted, num_classes, ignore_index)
+            right = f"{scores['accuracy']:.1%} right" if scores else "every pixel ignored"
             errors = np.ones(truth.shape + (3,))
             errors[wrong] = (0.835, 0.369, 0.0)          # Okabe-Ito vermillion
             row += [(mask_overlay(images[i], predicted, num_classes), "prediction"),
-                    (errors, f"errors ({accuracy:.1%} right)")]
+                    (errors, f"errors ({right})")]
         for ax, (picture, label) in zip(axes[i], row, strict=True):
             vmin, vmax = _gray_limits(picture) if picture.ndim == 2 else (None, None)
             ax.imshow(picture, cmap="gray", vmin=vmin, vmax=vmax, interpolation="nearest")
@@ -130,17 +164,46 @@ def show_segmentation(images, truths, predictions=None, class_names=None, titles
                 ax.set_title(label, fontsize=10)
         if titles is not None:
             axes[i][0].set_ylabel(str(titles[i]), fontsize=9)
-    _legend(fig, class_names)
+    _legend(fig, names)
     return fig
 
 
-def show_class_errors(truth, prediction, class_names, classes=None, panel=2.0):
+def _check_batch(values, name: str) -> None:
+    """``values`` must be a tensor/array with a first dimension, or a non-empty list."""
+    if isinstance(values, torch.Tensor | np.ndarray):
+        if values.ndim < 3:
+            raise ValueError(f"{name}: expected a batch (N, ...) of images or masks, "
+                             f"got {describe(values)}")
+    elif not isinstance(values, list | tuple):
+        raise TypeError(f"{name}: expected a tensor (N, ...) or a list, got {describe(values)}")
+    if len(values) == 0:
+        raise ValueError(f"{name}: expected at least one, got none")
+
+
+def _class_names(class_names) -> list:
+    """``class_names`` as a list of at least 2 names (a string is not a list of names)."""
+    if class_names is None or isinstance(class_names, str) or not hasattr(class_names,
+                                                                           "__len__"):
+        raise TypeError(f"class_names: expected one name per class, e.g. ('background', "
+                        f"'cell'), got {describe(class_names)}")
+    if len(class_names) < 2:
+        raise ValueError(f"class_names: expected at least 2 names (class 0 is the "
+                         f"background), got {len(class_names)}")
+    return [str(name) for name in class_names]
+
+
+def show_class_errors(truth, prediction, class_names, classes=None, panel=2.0,
+                      ignore_index=None):
     """For each class, where it was found, missed and wrongly claimed. Returns the Figure.
 
-    truth, prediction: (H, W) int masks of one image (or (N, H, W): drawn as a row of
-    images side by side). classes: the class indices to draw (default: every class but
-    0 that occurs in the truth or the prediction). Each panel gives the class's IoU.
+    truth, prediction: (H, W) masks of class indices of one image, any integer dtype (or
+    (N, H, W): drawn as a row of images side by side). classes: the class indices to draw
+    (default: every class but 0 that occurs in the truth or the prediction). Each panel
+    gives the class's IoU, read off ``metrics``' confusion matrix; pixels whose truth is
+    ``ignore_index`` are left white and not counted.
     """
+    names = _class_names(class_names)
+    ignore_index = check_ignore_index(ignore_index)
     truth, prediction = (torch.as_tensor(np.asarray(m)) if not isinstance(m, torch.Tensor)
                          else m for m in (truth, prediction))
     if truth.shape != prediction.shape or truth.dim() not in (2, 3):
@@ -148,12 +211,20 @@ def show_class_errors(truth, prediction, class_names, classes=None, panel=2.0):
                          f"truth {tuple(truth.shape)} and prediction {tuple(prediction.shape)}")
     if truth.dim() == 3:  # a batch: lay the images side by side
         truth, prediction = torch.cat(list(truth), dim=1), torch.cat(list(prediction), dim=1)
-    truth, prediction = _as_mask(truth, "truth"), _as_mask(prediction, "prediction")
+    truth = _as_mask(truth, "truth", len(names), ignore_index)
+    prediction = _as_mask(prediction, "prediction", len(names))
+    counted = truth != ignore_index if ignore_index is not None else np.ones_like(truth, bool)
     if classes is None:
-        classes = [c for c in range(1, len(class_names))
-                   if (truth == c).any() or (prediction == c).any()]
+        classes = [c for c in range(1, len(names))
+                   if (truth[counted] == c).any() or (prediction[counted] == c).any()]
+    elif (isinstance(classes, str) or not hasattr(classes, "__iter__")
+          or not all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c < len(names)
+                     for c in classes)):
+        raise ValueError(f"classes: expected class indices in 0..{len(names) - 1}, "
+                         f"got {describe(classes)}")
     if not classes:
         raise ValueError("classes: nothing to draw, no class but the background occurs")
+    scores = _scores(truth, prediction, len(names), ignore_index)
     from matplotlib.colors import to_rgb
 
     aspect = truth.shape[1] / truth.shape[0]
@@ -162,17 +233,16 @@ def show_class_errors(truth, prediction, class_names, classes=None, panel=2.0):
     fig.set_size_inches(min(len(classes), max(1, int(8 / aspect))) * panel * aspect,
                         fig.get_size_inches()[1])
     for ax, c in zip(axes, classes, strict=True):
-        is_truth, is_predicted = truth == c, prediction == c
+        is_truth, is_predicted = (truth == c) & counted, (prediction == c) & counted
         picture = np.ones(truth.shape + (3,))
         picture[is_truth & is_predicted] = to_rgb(ERROR_COLOURS["right"])
         picture[is_truth & ~is_predicted] = to_rgb(ERROR_COLOURS["missed"])
         picture[~is_truth & is_predicted] = to_rgb(ERROR_COLOURS["extra"])
-        union = (is_truth | is_predicted).sum()
-        iou = (is_truth & is_predicted).sum() / union if union else float("nan")
+        iou = scores["iou"][c].item() if scores else float("nan")
         ax.imshow(picture, interpolation="nearest")
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_title(f"{class_names[c]}: IoU {iou:.2f}", fontsize=9)
+        ax.set_title(f"{names[c]}: IoU {iou:.2f}", fontsize=9)
     from matplotlib.patches import Patch
 
     fig.legend(handles=[Patch(facecolor=ERROR_COLOURS[k], label=label) for k, label in
@@ -182,26 +252,33 @@ def show_class_errors(truth, prediction, class_names, classes=None, panel=2.0):
 
 
 def show_predictions(image, truth, predictions: dict, class_names, title=None, fig=None,
-                     panel=2.2):
+                     panel=2.2, ignore_index=None):
     """One image: input, truth, then each named prediction, in a row. Returns the Figure.
 
-    image: (C, H, W) or (H, W); truth: (H, W) int; predictions: {name: (H, W) int mask};
-    each prediction's title gives its pixel accuracy and its IoU averaged over the
-    classes present in truth or prediction. fig: draw into this figure (for widgets).
+    image: (C, H, W) or (H, W); truth: (H, W) class indices (any integer dtype);
+    predictions: {name: (H, W) mask}; each prediction's title gives its pixel accuracy and
+    its mIoU (over the classes present in truth or prediction), read off ``metrics``'
+    confusion matrix, not counting pixels whose truth is ``ignore_index``.
+    fig: draw into this figure (for widgets).
     """
-    truth = _as_mask(truth, "truth")
-    num_classes = len(class_names)
+    names = _class_names(class_names)
+    num_classes = len(names)
+    ignore_index = check_ignore_index(ignore_index)
+    if not isinstance(predictions, dict):
+        raise TypeError(f"predictions: expected a dict {{name: (H, W) mask}}, "
+                        f"got {describe(predictions)}")
+    truth = _as_mask(truth, "truth", num_classes, ignore_index)
     panels = [("input", _as_picture(image, "image")),
-              ("truth", mask_overlay(image, truth, num_classes))]
+              ("truth", mask_overlay(image, truth, num_classes, ignore_index=ignore_index))]
     for name, predicted in predictions.items():
-        predicted = _as_mask(predicted, f"predictions[{name!r}]")
-        ious = []
-        for c in range(num_classes):
-            union = ((truth == c) | (predicted == c)).sum()
-            if union:
-                ious.append(((truth == c) & (predicted == c)).sum() / union)
-        label = f"{name}\n{(predicted == truth).mean():.1%} px, mIoU {np.mean(ious):.2f}"
-        panels.append((label, mask_overlay(image, predicted, num_classes)))
+        predicted = _as_mask(predicted, f"predictions[{name!r}]", num_classes)
+        if predicted.shape != truth.shape:
+            raise ValueError(f"predictions[{name!r}]: expected the shape of truth "
+                             f"{truth.shape}, got {predicted.shape}")
+        scores = _scores(truth, predicted, num_classes, ignore_index)
+        figures = (f"{scores['accuracy']:.1%} px, mIoU {scores['miou']:.2f}" if scores
+                   else "every pixel ignored")
+        panels.append((f"{name}\n{figures}", mask_overlay(image, predicted, num_classes)))
     if fig is None:
         fig = plt.figure(figsize=(len(panels) * panel, panel + 0.9), layout="constrained")
     fig.clear()
@@ -214,5 +291,5 @@ def show_predictions(image, truth, predictions: dict, class_names, title=None, f
         ax.set_title(label, fontsize=9)
     if title is not None:
         fig.suptitle(title, fontsize=10)
-    _legend(fig, class_names)
+    _legend(fig, names)
     return fig
