@@ -155,3 +155,58 @@ def check_class_indices(labels: torch.Tensor, name: str, num_classes: int,
 def check_ignore_index(value, name: str = "ignore_index") -> int | None:
     """None, or an int (any sign: -100 and 255 are both in use)."""
     return None if value is None else check_int(value, name)
+
+
+def check_device(value, name: str = "device") -> torch.device:
+    """``value`` ("cpu", "cuda", "cuda:1" or a torch.device) as a torch.device; a CUDA
+    device where there is no GPU is an error here rather than deep inside torch later."""
+    if isinstance(value, torch.device):
+        value = str(value)
+    if not isinstance(value, str):
+        raise TypeError(f"{name}: expected a device such as 'cpu' or 'cuda', "
+                        f"got {describe(value)}")
+    try:
+        device = torch.device(value)
+    except RuntimeError:
+        raise ValueError(f"{name}: expected a device such as 'cpu' or 'cuda', "
+                         f"got {value!r}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"{name}: {value!r} was asked for, but no CUDA GPU is available "
+                         "here; use setup.get_device() to pick what there is")
+    return device
+
+
+def check_module(value, name: str = "model") -> torch.nn.Module:
+    """``value`` if it is a torch.nn.Module."""
+    if not isinstance(value, torch.nn.Module):
+        raise TypeError(f"{name}: expected a torch.nn.Module, got {describe(value)}")
+    return value
+
+
+def check_loader(value, name: str = "loader"):
+    """``value`` if it can be iterated over (a DataLoader, a list of batches); not a tensor
+    (iterating over a tensor gives its rows, not (images, labels) batches)."""
+    if isinstance(value, torch.Tensor | str | bytes) or not hasattr(value, "__iter__"):
+        raise TypeError(f"{name}: expected a data loader (an iterable of (images, labels) "
+                        f"batches), got {describe(value)}")
+    return value
+
+
+def check_probabilities(value, name: str, dims: str | None = None) -> torch.Tensor:
+    """``value`` if it is a float tensor of probabilities: finite, in [0, 1]."""
+    check_tensor(value, name, dims=dims, kind="float")
+    check_finite(value, name)
+    if value.numel() and (value.min() < 0 or value.max() > 1):
+        raise ValueError(f"{name}: expected probabilities in [0, 1], found values "
+                         f"{float(value.min()):.4g}..{float(value.max()):.4g}; for logits "
+                         "take .sigmoid() or .softmax(dim=1) first")
+    return value
+
+
+def check_path(value, name: str = "path"):
+    """``value`` if it is a file path (str or pathlib.Path)."""
+    from pathlib import Path
+
+    if not isinstance(value, str | Path):
+        raise TypeError(f"{name}: expected a file path (str or Path), got {describe(value)}")
+    return Path(value)

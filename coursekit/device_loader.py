@@ -17,6 +17,7 @@ import torch
 from coursekit._checks import (
     INTEGER_DTYPES,
     check_bool,
+    check_device,
     check_int,
     check_tensor,
     describe,
@@ -24,8 +25,15 @@ from coursekit._checks import (
 from coursekit.data import normalize
 
 
-def _check_images(images) -> torch.Tensor:
-    return check_tensor(images, "images", ndim=4, dims="(N, C, H, W)", kind="float")
+def _check_images(images, generator=None) -> torch.Tensor:
+    """images (N, C, H, W) float; generator None or a torch.Generator on their device."""
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator: expected a torch.Generator or None, got {describe(generator)}")
+    check_tensor(images, "images", ndim=4, dims="(N, C, H, W)", kind="float")
+    if generator is not None and generator.device.type != images.device.type:
+        raise ValueError(f"generator: expected a generator on the images' device "
+                         f"({images.device}), got one on {generator.device}")
+    return images
 
 
 def random_crop(images: torch.Tensor, padding: int, generator=None) -> torch.Tensor:
@@ -34,7 +42,7 @@ def random_crop(images: torch.Tensor, padding: int, generator=None) -> torch.Ten
     images: (N, C, H, W) float; returns the same shape. Done for the whole batch at
     once with one gather, not image by image.
     """
-    _check_images(images)
+    _check_images(images, generator)
     padding = check_int(padding, "padding", low=0)
     if padding == 0:
         return images
@@ -51,7 +59,7 @@ def random_crop(images: torch.Tensor, padding: int, generator=None) -> torch.Ten
 
 def random_flip(images: torch.Tensor, generator=None) -> torch.Tensor:
     """Mirror each image left-right with probability 1/2. images: (N, C, H, W)."""
-    _check_images(images)
+    _check_images(images, generator)
     flip = torch.rand(len(images), device=images.device, generator=generator) < 0.5
     return torch.where(flip[:, None, None, None], images.flip(-1), images)
 
@@ -61,7 +69,7 @@ def cutout(images: torch.Tensor, size: int, generator=None) -> torch.Tensor:
 
     size: 0 (nothing cut out) up to the images' smaller side.
     """
-    _check_images(images)
+    _check_images(images, generator)
     n, _, h, w = images.shape
     size = check_int(size, "size", low=0, high=min(h, w))
     top = torch.randint(0, h - size + 1, (n,), device=images.device, generator=generator)
@@ -110,7 +118,7 @@ class DeviceLoader:
         if drop_last and len(images) < batch_size:
             raise ValueError(f"batch_size: {batch_size} is more than the {len(images)} images, "
                              "so drop_last=True would leave no batch at all")
-        self.device = torch.device(device)
+        self.device = check_device(device)
         images = images.to(self.device)
         if mean is not None:
             images = normalize(images, mean, std)
@@ -146,4 +154,10 @@ class DeviceLoader:
         return {"generator": self.generator.get_state()}
 
     def load_state_dict(self, state: dict) -> None:
+        """Restore what ``state_dict`` gave: the random generator's state."""
+        ok = (isinstance(state, dict) and isinstance(state.get("generator"), torch.Tensor)
+              and state["generator"].dtype == torch.uint8)
+        if not ok:
+            raise TypeError(f"state: expected what DeviceLoader.state_dict() returns, "
+                            f"{{'generator': a uint8 tensor}}, got {describe(state)}")
         self.generator.set_state(state["generator"])

@@ -14,7 +14,6 @@ disconnect) to exactly the same weights as an uninterrupted one on the CPU.
 import contextlib
 import random
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -23,14 +22,19 @@ from tqdm.auto import tqdm
 
 from coursekit._checks import (
     check_bool,
+    check_class_indices,
+    check_device,
     check_ignore_index,
     check_int,
+    check_loader,
+    check_module,
     check_number,
     check_optional_int,
+    check_path,
     check_tensor,
     describe,
 )
-from coursekit.metrics import predicted_classes
+from coursekit.metrics import ConfusionMatrix, accuracy, predicted_classes
 
 
 class History(list):
@@ -60,6 +64,7 @@ def one_cycle(optimizer, max_lr: float, epochs: int, steps_per_epoch: int,
 
     Step it after every batch (``fit(..., scheduler=...)`` does).
     """
+    _check_optimizer(optimizer)
     max_lr = check_number(max_lr, "max_lr", low=0, low_open=True)
     epochs = check_int(epochs, "epochs", low=1)
     steps_per_epoch = check_int(steps_per_epoch, "steps_per_epoch", low=1)
@@ -83,15 +88,16 @@ def _autocast(device, amp):
     return contextlib.nullcontext()
 
 
-def count_correct(logits, labels, ignore_index: int | None = None) -> tuple[int, int]:
-    """(right, counted): how many labels the logits get right, out of those that count.
+def _classes_of(logits, labels, ignore_index: int | None):
+    """(prediction, labels): the classes the logits predict and the labels as class
+    indices of the same shape, (N,) or (N, H, W) int64; ignored labels stay ignore_index.
 
     logits: (N, C) or (N, C, H, W) float, labels: (N,) or (N, H, W) class indices
     (multiclass; the prediction is the argmax). A binary model gives one logit per image
     or pixel, (N, 1) or (N, 1, H, W), and predicts class 1 where it is above 0; its
     labels are (N, ...) or (N, 1, ...), 0 or 1 (float labels too, as for
-    ``BCEWithLogitsLoss``). Labels equal to ``ignore_index`` count neither as right
-    nor as wrong. Class probabilities as labels ((N, C, ...) float) count by their argmax.
+    ``BCEWithLogitsLoss``, read as 1 above 0.5). Class probabilities as labels
+    ((N, C, ...) float) count by their argmax.
     """
     prediction = predicted_classes(logits)
     check_tensor(labels, "labels", dims="(N,) or (N, H, W)")
@@ -104,12 +110,35 @@ def count_correct(logits, labels, ignore_index: int | None = None) -> tuple[int,
     if labels.shape != prediction.shape:
         raise ValueError(f"labels: expected shape {tuple(prediction.shape)} for logits "
                          f"{tuple(logits.shape)}, got {describe(labels)}")
-    valid = labels != ignore_index if ignore_index is not None else torch.ones_like(
-        labels, dtype=torch.bool)
     if labels.is_floating_point():
-        labels = (labels > 0.5) if binary else labels.round()
-    right = (prediction == labels.long()) & valid
-    return int(right.sum()), int(valid.sum())
+        classes = (labels > 0.5).long() if binary else labels.round().long()
+        if ignore_index is not None:              # keep ignored labels recognisable
+            classes = torch.where(labels == ignore_index, ignore_index, classes)
+        labels = classes
+    check_class_indices(labels, "labels", _num_classes(logits), ignore_index)
+    return prediction, labels
+
+
+def _num_classes(logits) -> int:
+    """C for multiclass logits (N, C, ...); 2 for a binary model's (N, 1, ...)."""
+    return max(logits.shape[1], 2)
+
+
+def count_correct(logits, labels, ignore_index: int | None = None) -> tuple[int, int]:
+    """(right, counted): how many labels the logits get right, out of those that count.
+
+    logits: (N, C) or (N, C, H, W) float, labels: (N,) or (N, H, W) class indices
+    (multiclass; the prediction is the argmax). A binary model gives one logit per image
+    or pixel, (N, 1) or (N, 1, H, W), and predicts class 1 where it is above 0; its
+    labels are (N, ...) or (N, 1, ...), 0 or 1 (float labels too, as for
+    ``BCEWithLogitsLoss``). Labels equal to ``ignore_index`` count neither as right
+    nor as wrong. Class probabilities as labels ((N, C, ...) float) count by their argmax.
+    Read off the batch's confusion matrix: right = its trace, counted = its total.
+    """
+    ignore_index = check_ignore_index(ignore_index)
+    prediction, labels = _classes_of(logits, labels, ignore_index)
+    counts = ConfusionMatrix(_num_classes(logits), ignore_index).update(prediction, labels)
+    return int(counts.diag().sum()), int(counts.sum())
 
 
 def _loss_ignore_index(loss_fn) -> int | None:
@@ -122,37 +151,78 @@ def _loss_ignore_index(loss_fn) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _check_loss(loss, batch: int) -> float:
+def _check_loss(loss, batch: int, epoch: int | None) -> float:
     """The loss as a float, or a clear error when it is NaN or infinite (before it spoils
     the weights)."""
     value = loss.item()
     if not np.isfinite(value):
+        where = f"epoch {epoch}, batch {batch}" if epoch is not None else f"batch {batch}"
         raise FloatingPointError(
-            f"loss: became {value} at batch {batch} of this epoch; the learning rate is "
-            "probably too high for this model, or the data holds NaN or infinite values")
+            f"loss: became {value} at {where}; the learning rate is probably too high "
+            "for this model, or the data holds NaN or infinite values")
     return value
+
+
+def _check_optimizer(optimizer):
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer: expected a torch.optim.Optimizer, e.g. "
+                        f"torch.optim.SGD(model.parameters(), lr=0.1), got {describe(optimizer)}")
+    return optimizer
+
+
+def _check_loss_fn(loss_fn):
+    if not callable(loss_fn):
+        raise TypeError(f"loss_fn: expected a function (logits, labels) -> loss, "
+                        f"got {describe(loss_fn)}")
+    return loss_fn
+
+
+def _check_clip(clip_grad_norm):
+    """None, or a number > 0 (0 would scale every gradient to 0: training frozen)."""
+    if clip_grad_norm is None:
+        return None
+    return check_number(clip_grad_norm, "clip_grad_norm", low=0, low_open=True)
+
+
+def _check_not_empty(loader, name: str):
+    """A loader that knows its length must have at least one batch."""
+    check_loader(loader, name)
+    if hasattr(loader, "__len__") and len(loader) == 0:
+        raise ValueError(f"{name}: expected at least one batch, got an empty loader")
+    return loader
 
 
 def train_one_epoch(model, loader, loss_fn, optimizer, device, progress=None,
                     scheduler=None, clip_grad_norm=None, amp=False, scaler=None,
-                    ignore_index: int | None = None) -> dict:
+                    ignore_index: int | None = None, epoch: int | None = None) -> dict:
     """One pass over ``loader``; returns the mean loss and accuracy seen while training.
 
     Each batch: ``images: (N, C, H, W) float`` and ``labels: (N,) int64`` (classification,
     ``model(images)`` gives ``logits: (N, num_classes)``) or ``labels: (N, H, W) int64``
     (segmentation, ``logits: (N, num_classes, H, W)``); a binary model gives one logit
     (see ``count_correct``). Accuracy counts every label but those equal to
-    ``ignore_index``: per image for classification, per pixel for segmentation. The loss
-    is averaged over batches weighted by the labels that count in each.
+    ``ignore_index`` (by default the one ``loss_fn`` ignores, if it says): per image for
+    classification, per pixel for segmentation. The loss is averaged over batches
+    weighted by the labels that count in each. ``epoch`` only names the epoch in errors.
     """
+    check_module(model, "model")
+    _check_loss_fn(loss_fn)
+    _check_optimizer(optimizer)
+    device = check_device(device)
+    clip_grad_norm = _check_clip(clip_grad_norm)
+    amp = check_bool(amp, "amp")
+    _check_not_empty(loader, "loader")
+    ignore_index = (check_ignore_index(ignore_index) if ignore_index is not None
+                    else _loss_ignore_index(loss_fn))
     model.train()
-    total_loss, correct, seen = 0.0, 0, 0
+    total_loss, seen = 0.0, 0
+    confusion = None          # a ConfusionMatrix, once the first logits say how many classes
     for batch, (images, labels) in enumerate(loader):
         images, labels = images.to(device), labels.to(device)
         with _autocast(device, amp):
             logits = model(images)               # 1. forward
             loss = loss_fn(logits, labels)       # 2. loss
-        loss_value = _check_loss(loss, batch)
+        loss_value = _check_loss(loss, batch, epoch)
         optimizer.zero_grad()                    # 3. forget the previous batch's gradients
         if scaler is not None:                   # float16 needs its loss scaled
             scaler.scale(loss).backward()
@@ -168,9 +238,11 @@ def train_one_epoch(model, loader, loss_fn, optimizer, device, progress=None,
             optimizer.step()                     # 5. update the weights
         if scheduler is not None:
             scheduler.step()
-        right, counted = count_correct(logits.detach(), labels, ignore_index)
+        prediction, classes = _classes_of(logits.detach(), labels, ignore_index)
+        if confusion is None:
+            confusion = ConfusionMatrix(_num_classes(logits), ignore_index)
+        counted = int(confusion.update(prediction, classes).sum())   # this batch's labels
         total_loss += loss_value * counted
-        correct += right
         seen += counted
         if progress is not None:
             progress.update(1)
@@ -178,7 +250,7 @@ def train_one_epoch(model, loader, loss_fn, optimizer, device, progress=None,
     if seen == 0:
         raise ValueError("loader: expected at least one batch with a label that counts, "
                          "got an empty loader (or every label ignored)")
-    return {"loss": total_loss / seen, "accuracy": correct / seen}
+    return {"loss": total_loss / seen, "accuracy": accuracy(confusion.compute())}
 
 
 @torch.no_grad()
@@ -189,19 +261,27 @@ def evaluate(model, loader, device, loss_fn=None, amp=False,
     Batches as for ``train_one_epoch``. Labels equal to ``ignore_index`` (by default the
     one ``loss_fn`` ignores, if it says) are not counted. An empty loader is an error.
     """
+    check_module(model, "model")
+    check_loader(loader, "loader")
+    device = check_device(device)
+    if loss_fn is not None:
+        _check_loss_fn(loss_fn)
     amp = check_bool(amp, "amp")
     ignore_index = (check_ignore_index(ignore_index) if ignore_index is not None
                     else _loss_ignore_index(loss_fn))
     model.eval()
-    total_loss, correct, seen, batches = 0.0, 0, 0, 0
+    total_loss, seen, batches = 0.0, 0, 0
+    confusion = None          # a ConfusionMatrix, once the first logits say how many classes
     for images, labels in loader:
         images, labels = images.to(device), labels.to(device)
         with _autocast(device, amp):
             logits = model(images)
-        right, counted = count_correct(logits, labels, ignore_index)
+        prediction, classes = _classes_of(logits, labels, ignore_index)
+        if confusion is None:
+            confusion = ConfusionMatrix(_num_classes(logits), ignore_index)
+        counted = int(confusion.update(prediction, classes).sum())   # this batch's labels
         if loss_fn is not None and counted:
             total_loss += loss_fn(logits.float(), labels).item() * counted
-        correct += right
         seen += counted
         batches += 1
     if batches == 0:
@@ -209,7 +289,7 @@ def evaluate(model, loader, device, loss_fn=None, amp=False,
     if seen == 0:
         raise ValueError(f"loader: every label is ignore_index={ignore_index}: "
                          "there is nothing to measure")
-    result = {"accuracy": correct / seen}
+    result = {"accuracy": accuracy(confusion.compute())}
     if loss_fn is not None:
         result["loss"] = total_loss / seen
     return result
@@ -218,9 +298,12 @@ def evaluate(model, loader, device, loss_fn=None, amp=False,
 @torch.no_grad()
 def predict(model, images, device, batch_size: int = 1000) -> torch.Tensor:
     """Logits for a tensor of images, in batches. images: (N, C, H, W) (or (N, features))
-    -> (N, classes) float32 on the CPU (also for a float16 model).
+    -> (N, classes) float32 on the CPU (also for a float16 model). One image without its
+    batch dimension, (C, H, W), is an error: take ``images[None]``.
     """
-    check_tensor(images, "images", ndim=(2, 3, 4, 5), dims="(N, C, H, W)", kind="float")
+    check_module(model, "model")
+    device = check_device(device)
+    check_tensor(images, "images", ndim=(2, 4), dims="(N, C, H, W)", kind="float")
     batch_size = check_int(batch_size, "batch_size", low=1)
     model.eval()
     if len(images) == 0:
@@ -253,13 +336,21 @@ def _set_random_state(state: dict) -> None:
 
 def save_checkpoint(path, model, optimizer, history, scheduler=None, scaler=None,
                     loader=None) -> None:
-    """Everything needed to continue training after ``len(history)`` epochs, in one file."""
+    """Everything needed to continue training after ``len(history)`` epochs, in one file.
+
+    history: a list of per-epoch dicts (what ``fit`` returns). The file is written whole
+    or not at all.
+    """
+    path = check_path(path, "path")
+    check_module(model, "model")
+    _check_optimizer(optimizer)
+    if not isinstance(history, list) or not all(isinstance(row, dict) for row in history):
+        raise TypeError(f"history: expected a list of per-epoch dicts, got {describe(history)}")
     state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
              "history": [dict(row) for row in history], "random": _random_state()}
     for name, thing in (("scheduler", scheduler), ("scaler", scaler), ("loader", loader)):
         if thing is not None and hasattr(thing, "state_dict"):
             state[name] = thing.state_dict()
-    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(state, path.with_suffix(".tmp"))
     path.with_suffix(".tmp").replace(path)  # never a half-written checkpoint
@@ -267,9 +358,21 @@ def save_checkpoint(path, model, optimizer, history, scheduler=None, scaler=None
 
 def load_checkpoint(path, model, optimizer, scheduler=None, scaler=None, loader=None,
                     device="cpu") -> History:
-    """Restore what ``save_checkpoint`` saved (weights_only: no code runs); the history."""
-    state = torch.load(path, map_location=device, weights_only=True)
-    model.load_state_dict(state["model"])
+    """Restore what ``save_checkpoint`` saved (weights_only: no code runs); the history.
+
+    A missing file, or weights of another architecture, is a clear error.
+    """
+    path = check_path(path, "path")
+    check_module(model, "model")
+    _check_optimizer(optimizer)
+    if not path.is_file():
+        raise FileNotFoundError(f"path: no checkpoint file at {path}")
+    state = torch.load(path, map_location=check_device(device), weights_only=True)
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as error:
+        raise ValueError(f"model: the checkpoint's weights do not fit this model "
+                         f"({str(error).splitlines()[0]}): is it the same architecture?") from None
     optimizer.load_state_dict(state["optimizer"])
     for name, thing in (("scheduler", scheduler), ("scaler", scaler), ("loader", loader)):
         if name in state and thing is not None and hasattr(thing, "load_state_dict"):
@@ -299,23 +402,22 @@ def fit(model: nn.Module, train_loader, optimizer, epochs: int, device,
     ``nn.CrossEntropyLoss(ignore_index=255)``), so accuracy and loss agree on what counts.
     A loss that becomes NaN or infinite stops training with a ``FloatingPointError``.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model: expected a torch.nn.Module, got {describe(model)}")
-    if not isinstance(optimizer, torch.optim.Optimizer):
-        raise TypeError(f"optimizer: expected a torch.optim.Optimizer, e.g. "
-                        f"torch.optim.SGD(model.parameters(), lr=0.1), got {describe(optimizer)}")
+    check_module(model, "model")
+    _check_optimizer(optimizer)
+    device = check_device(device)
     epochs = check_int(epochs, "epochs", low=1)
-    if clip_grad_norm is not None:   # 0 would scale every gradient to 0: training frozen
-        clip_grad_norm = check_number(clip_grad_norm, "clip_grad_norm", low=0, low_open=True)
+    clip_grad_norm = _check_clip(clip_grad_norm)
+    _check_not_empty(train_loader, "train_loader")
+    if test_loader is not None:
+        _check_not_empty(test_loader, "test_loader")
+    if checkpoint is not None:
+        checkpoint = check_path(checkpoint, "checkpoint")
     amp, resume, log = check_bool(amp, "amp"), check_bool(resume, "resume"), check_bool(log, "log")
     stop_epoch = check_optional_int(stop_epoch, "stop_epoch", low=1)
     if resume and checkpoint is None:
         raise ValueError("resume: expected a checkpoint file to resume from, got checkpoint=None")
-    if loss_fn is not None and not callable(loss_fn):
-        raise TypeError(f"loss_fn: expected a function (logits, labels) -> loss, "
-                        f"got {describe(loss_fn)}")
-    if len(train_loader) == 0:
-        raise ValueError("train_loader: expected at least one batch, got an empty loader")
+    if loss_fn is not None:
+        _check_loss_fn(loss_fn)
     loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss()
     ignore_index = (check_ignore_index(ignore_index) if ignore_index is not None
                     else _loss_ignore_index(loss_fn))
@@ -324,7 +426,7 @@ def fit(model: nn.Module, train_loader, optimizer, epochs: int, device,
     use_scaler = amp and not torch.cuda.is_bf16_supported()
     scaler = torch.amp.GradScaler("cuda") if use_scaler else None
     history = History()
-    if resume and Path(checkpoint).is_file():
+    if resume and checkpoint.is_file():
         history = load_checkpoint(checkpoint, model, optimizer, scheduler, scaler,
                                   train_loader, device)
     done = len(history)
@@ -335,7 +437,7 @@ def fit(model: nn.Module, train_loader, optimizer, epochs: int, device,
             start = time.perf_counter()
             figures = train_one_epoch(model, train_loader, loss_fn, optimizer, device,
                                       progress, scheduler, clip_grad_norm, amp, scaler,
-                                      ignore_index)
+                                      ignore_index, epoch)
             row = {"epoch": epoch, "seconds": time.perf_counter() - start, **figures}
             if test_loader is not None:
                 held_out = evaluate(model, test_loader, device, loss_fn, amp, ignore_index)

@@ -146,7 +146,7 @@ def test_fit_refuses_a_clip_of_zero_that_would_freeze_training():
 def test_fit_stops_with_a_clear_error_when_the_loss_becomes_nan():
     model = nn.Linear(2, 2)
     loader = [(torch.tensor([[float("nan"), 0.0]]), torch.zeros(1, dtype=torch.long))]
-    with pytest.raises(FloatingPointError, match="loss: became nan at batch 0"):
+    with pytest.raises(FloatingPointError, match="loss: became nan at epoch 1, batch 0"):
         train.fit(model, loader, torch.optim.SGD(model.parameters(), lr=0.1), 1, "cpu")
 
 

@@ -83,7 +83,7 @@ def test_show_images_grayscale_scale():
     ([torch.rand(4, 4), "x"], {}, TypeError, r"images\[1\]: expected a tensor or array of numbers"),
     (torch.rand(3, 8, 8), {"labels": [1, 2]}, ValueError,
      r"labels: expected one label per image \(3\), got 2"),
-    (torch.rand(3, 8, 8), {"ncols": 0}, ValueError, r"ncols: expected a positive int, got 0"),
+    (torch.rand(3, 8, 8), {"ncols": 0}, ValueError, r"ncols: expected an int >= 1, got 0"),
 ])
 def test_show_images_errors(images, kwargs, error, match):
     with pytest.raises(error, match=match):

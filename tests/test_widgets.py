@@ -115,7 +115,7 @@ def test_sample_image_errors():
     with pytest.raises(ValueError, match=r"image: unknown name 'cat'; expected one of "
                                          r"'digit', 'checkerboard', 'gradient', 'square'"):
         sample_image("cat")
-    with pytest.raises(ValueError, match=r"size: expected an int >= 3 or a pair of them, got 2"):
+    with pytest.raises(ValueError, match=r"size: expected an int >= 3 or a pair \(H, W\)"):
         sample_image("digit", 2)
 
 

@@ -10,14 +10,15 @@ from coursekit.viz.pictures import show_images
 
 
 def _labels(values, name: str, num_classes: int) -> torch.Tensor:
-    """Class indices (a tensor, array or list; any integer dtype) as a flat int64 tensor."""
+    """Class indices (a tensor, array or list; any integer dtype, or bool for two classes)
+    as a flat int64 tensor."""
     if not isinstance(values, torch.Tensor):
         try:
             values = torch.as_tensor(np.asarray(values))
         except (TypeError, ValueError, RuntimeError):
             raise TypeError(f"{name}: expected class indices (a tensor, array or list of "
                             f"ints), got {describe(values)}") from None
-    if values.is_floating_point() or values.is_complex() or values.dtype == torch.bool:
+    if values.is_floating_point() or values.is_complex():
         raise TypeError(f"{name}: expected integer class indices, got {describe(values)}; "
                         "for logits take .argmax(dim=1) first")
     values = values.detach().cpu().long().flatten()
@@ -44,7 +45,10 @@ def show_history(history, title=None):
     history: a list of dicts with "epoch", "loss", "accuracy" and optionally "test_loss",
     "test_accuracy" (what ``coursekit.train.fit`` returns).
     """
-    if not history or "epoch" not in history[0]:
+    needed = ("epoch", "loss", "accuracy")
+    if (not isinstance(history, list | tuple) or not history
+            or not all(isinstance(row, dict) and all(k in row for k in needed)
+                       for row in history)):
         raise ValueError("history: expected a non-empty list of per-epoch dicts "
                          f"with 'epoch', 'loss', 'accuracy', got {history!r:.80}")
     epochs = [row["epoch"] for row in history]

@@ -3,6 +3,8 @@
 Both take ``fig=``, so that the widgets of ``coursekit.widgets`` can redraw them.
 """
 
+import numbers
+
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -96,11 +98,12 @@ def show_conv_step(image, kernel, position, padding=0, fig=None):
 def _check_position(position, size) -> tuple[int, int]:
     """``position`` must be (row, col) inside a map of ``size`` (H, W)."""
     ok = (isinstance(position, (tuple, list)) and len(position) == 2
-          and all(isinstance(v, int) and not isinstance(v, bool) for v in position))
+          and all(isinstance(v, numbers.Integral) and not isinstance(v, bool)
+                  for v in position))
     if not ok or not (0 <= position[0] < size[0] and 0 <= position[1] < size[1]):
         raise ValueError(f"position: expected (row, col) inside the {size[0]}x{size[1]} output, "
                          f"got {position!r}")
-    return position[0], position[1]
+    return int(position[0]), int(position[1])
 
 
 # ---------------------------------------------------------------------------

@@ -11,6 +11,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from coursekit._checks import check_int, check_number, describe
+
 # ---------------------------------------------------------------------------
 # Turning tensors into something imshow can draw
 # ---------------------------------------------------------------------------
@@ -70,9 +72,8 @@ def _gray_limits(picture: np.ndarray) -> tuple:
 
 def _grid(n: int, ncols: int, panel: float, caption_space: float, title):
     """A figure with ``n`` axes in rows of ``ncols``; unused cells are removed."""
-    if not isinstance(ncols, int) or isinstance(ncols, bool) or ncols < 1:
-        raise ValueError(f"ncols: expected a positive int, got {ncols!r}")
-    ncols = min(ncols, n)
+    ncols = min(check_int(ncols, "ncols", low=1), n)
+    check_number(panel, "panel", low=0, low_open=True)
     nrows = math.ceil(n / ncols)
     fig = plt.figure(figsize=(ncols * panel, nrows * (panel + caption_space) + 0.4 * bool(title)),
                      layout="constrained")
@@ -89,6 +90,13 @@ def _grid(n: int, ncols: int, panel: float, caption_space: float, title):
 # ---------------------------------------------------------------------------
 
 
+def _check_cmap(cmap) -> None:
+    """``cmap`` must name one of matplotlib's colour maps."""
+    if not isinstance(cmap, str) or cmap not in plt.colormaps():
+        raise ValueError(f"cmap: expected the name of a matplotlib colour map, e.g. 'gray' or "
+                         f"'viridis', got {describe(cmap)}")
+
+
 def show_images(images, labels=None, ncols=8, title=None, cmap="gray"):
     """A grid of images, each with an optional caption. Returns the Figure.
 
@@ -98,6 +106,7 @@ def show_images(images, labels=None, ncols=8, title=None, cmap="gray"):
     their own range; RGB images outside [0, 1] are stretched to it.
     labels: one caption per image (str, int or a 1-D tensor), or None.
     """
+    _check_cmap(cmap)
     if isinstance(images, (torch.Tensor, np.ndarray)):
         if images.ndim not in (2, 3, 4):
             raise ValueError(f"images: expected a tensor (N, C, H, W), (N, H, W) or (H, W), "
@@ -133,6 +142,7 @@ def show_feature_maps(maps, ncols=8, title=None, cmap="viridis"):
     image. Every map gets its own colour scale (its smallest value darkest, its largest
     brightest) and its channel index in the corner.
     """
+    _check_cmap(cmap)
     if not isinstance(maps, (torch.Tensor, np.ndarray)):
         raise TypeError(f"maps: expected a tensor (C, H, W), got {type(maps).__name__}")
     if maps.ndim == 4 and maps.shape[0] == 1:

@@ -122,6 +122,7 @@ def show_segmentation(images, truths, predictions=None, class_names=None, titles
     pixels in red-orange and gives the row's pixel accuracy. titles: one per row, or None.
     """
     _check_batch(images, "images")
+    check_number(panel, "panel", low=0, low_open=True)
     n = len(images)
     names = _class_names(class_names)
     ignore_index = check_ignore_index(ignore_index)
@@ -204,6 +205,7 @@ def show_class_errors(truth, prediction, class_names, classes=None, panel=2.0,
     """
     names = _class_names(class_names)
     ignore_index = check_ignore_index(ignore_index)
+    check_number(panel, "panel", low=0, low_open=True)
     truth, prediction = (torch.as_tensor(np.asarray(m)) if not isinstance(m, torch.Tensor)
                          else m for m in (truth, prediction))
     if truth.shape != prediction.shape or truth.dim() not in (2, 3):
@@ -264,6 +266,7 @@ def show_predictions(image, truth, predictions: dict, class_names, title=None, f
     names = _class_names(class_names)
     num_classes = len(names)
     ignore_index = check_ignore_index(ignore_index)
+    check_number(panel, "panel", low=0, low_open=True)
     if not isinstance(predictions, dict):
         raise TypeError(f"predictions: expected a dict {{name: (H, W) mask}}, "
                         f"got {describe(predictions)}")

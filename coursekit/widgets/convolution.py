@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from IPython.display import display
 
 from coursekit import viz
+from coursekit._checks import check_int
 from coursekit.widgets.kernels import (
     IMAGE_NAMES,
     KERNEL_NAMES,
@@ -75,6 +76,7 @@ class ConvExplorer(ReplayWidget):
     def replay(self, n_frames: int = 13) -> str:
         """The HTML replay: the window slides along the middle row, with the current
         image and kernel; below it, the image under every named kernel."""
+        n_frames = check_int(n_frames, "n_frames", low=1)
         H_out, W_out = self.feature_map.shape
         cols = sorted({round(i * (W_out - 1) / max(n_frames - 1, 1)) for i in range(n_frames)})
         row = H_out // 2

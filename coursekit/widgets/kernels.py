@@ -3,6 +3,9 @@
 Plain functions, usable and tested without any widget.
 """
 
+import math
+from numbers import Integral
+
 import torch
 
 # ---------------------------------------------------------------------------
@@ -56,6 +59,8 @@ def parse_kernel(text: str) -> torch.Tensor:
     if len(numbers) != 9:
         raise ValueError(f"custom kernel: expected 9 numbers (3x3, row by row), "
                          f"got {len(numbers)} in {text!r}")
+    if not all(math.isfinite(number) for number in numbers):
+        raise ValueError(f"custom kernel: expected 9 finite numbers, got {text!r}")
     return torch.tensor(numbers, dtype=torch.float32).reshape(3, 3)
 
 
@@ -93,9 +98,14 @@ def sample_image(name: str, size=28) -> torch.Tensor:
     "gradient": dark on the left to bright on the right; "square": a bright square.
     """
     key = _lookup(name, IMAGE_NAMES, "image")
-    H, W = (size, size) if isinstance(size, int) else tuple(size)
-    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 3 for v in (H, W)):
-        raise ValueError(f"size: expected an int >= 3 or a pair of them, got {size!r}")
+    pair = (size, size) if isinstance(size, Integral) else size
+    ok = (isinstance(pair, tuple | list) and len(pair) == 2
+          and all(isinstance(v, Integral) and not isinstance(v, bool) and v >= 3
+                  for v in pair))
+    if not ok:
+        error = TypeError if not isinstance(pair, tuple | list) else ValueError
+        raise error(f"size: expected an int >= 3 or a pair (H, W) of them, got {size!r}")
+    H, W = int(pair[0]), int(pair[1])
     rows, cols = torch.meshgrid(torch.arange(H), torch.arange(W), indexing="ij")
     if key == "digit":
         return _digit_two(H, W)

@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt
 from IPython.display import display
 
 from coursekit import viz
+from coursekit._checks import check_int, describe
 from coursekit.widgets.replay import LIVE_NOTE, ReplayWidget, replay_html
 
 
@@ -33,8 +34,12 @@ class PredictionBrowser(ReplayWidget):
     """
 
     def __init__(self, frames, class_names, caption: str = "the frame"):
+        if not isinstance(frames, list | tuple) or not all(isinstance(f, Frame) for f in frames):
+            raise TypeError(f"frames: expected a list of Frame, got {describe(frames)}")
         if not frames:
             raise ValueError("frames: expected at least one Frame, got none")
+        if not isinstance(caption, str):
+            raise TypeError(f"caption: expected a str, got {describe(caption)}")
         self.frames, self.class_names, self.caption = list(frames), class_names, caption
         self.controls = {"frame": widgets.IntSlider(value=0, min=0, max=len(frames) - 1,
                                                     description="frame")}
@@ -42,7 +47,8 @@ class PredictionBrowser(ReplayWidget):
         self.widget = widgets.VBox([self.controls["frame"], output])
 
     def draw(self, index: int, fig=None):
-        frame = self.frames[index]
+        """Draw frame ``index`` (0 to len(frames) - 1), into ``fig`` if given."""
+        frame = self.frames[check_int(index, "index", low=0, high=len(self.frames) - 1)]
         return viz.show_predictions(frame.image, frame.truth, frame.predictions,
                                     self.class_names, title=frame.title, fig=fig)
 

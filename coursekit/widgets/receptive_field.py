@@ -7,7 +7,8 @@ import matplotlib.pyplot as plt
 from IPython.display import display
 
 from coursekit import viz
-from coursekit.conv import output_size, receptive_field, receptive_region
+from coursekit._checks import check_int, describe
+from coursekit.conv import _layer_spec, output_size, receptive_field, receptive_region
 from coursekit.widgets.kernels import _as_image, sample_image
 from coursekit.widgets.replay import LIVE_NOTE, ReplayWidget, replay_html
 
@@ -28,18 +29,22 @@ def layer_stack(convs_per_block: int, poolings: int) -> list[tuple[int, int, int
     >>> layer_stack(2, 1)
     [(3, 1, 1), (3, 1, 1), (2, 2, 0)]
     """
-    for name, value in [("convs_per_block", convs_per_block), ("poolings", poolings)]:
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise ValueError(f"{name}: expected an int >= 0, got {value!r}")
+    convs_per_block = check_int(convs_per_block, "convs_per_block", low=0)
+    poolings = check_int(poolings, "poolings", low=0)
     if poolings == 0:
         return [CONV3] * convs_per_block
     return ([CONV3] * convs_per_block + [POOL2]) * poolings
 
 
 def describe_stack(layers) -> str:
-    """'conv3x3 conv3x3 pool2x2' for a stack of CONV3 and POOL2 layers."""
+    """'conv3x3 conv3x3 pool2x2' for a stack of (kernel_size, stride, padding) layers,
+    e.g. CONV3 and POOL2; a layer whose stride equals its kernel size is a pooling."""
+    if not isinstance(layers, list | tuple):
+        raise TypeError(f"layers: expected a list of (kernel_size, stride, padding), "
+                        f"got {describe(layers)}")
     names = []
-    for kernel_size, stride, _ in layers:
+    for index, layer in enumerate(layers):
+        kernel_size, stride, _ = _layer_spec(layer, index)
         kind = "pool" if stride == kernel_size else "conv"
         names.append(f"{kind}{kernel_size}x{kernel_size}")
     return " ".join(names) or "no layers"

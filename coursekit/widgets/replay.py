@@ -12,6 +12,9 @@ import io
 
 import matplotlib.pyplot as plt
 from matplotlib.animation import FuncAnimation
+from matplotlib.figure import Figure
+
+from coursekit._checks import check_int, describe
 
 # ---------------------------------------------------------------------------
 # The HTML replay
@@ -42,6 +45,14 @@ def replay_html(fig, draw, n_frames: int, caption: str) -> str:
     draw(i) redraws ``fig`` for frame i. The frames are PNG images inline in the page
     (``FuncAnimation.to_jshtml``), with the caption below them.
     """
+    if not isinstance(fig, Figure):
+        raise TypeError(f"fig: expected a matplotlib Figure, got {describe(fig)}")
+    if not callable(draw):
+        raise TypeError(f"draw: expected a function draw(i) that redraws fig, "
+                        f"got {describe(draw)}")
+    n_frames = check_int(n_frames, "n_frames", low=1)
+    if not isinstance(caption, str):
+        raise TypeError(f"caption: expected a str, got {describe(caption)}")
     try:
         animation = FuncAnimation(fig, draw, frames=n_frames, repeat=False)
         with plt.rc_context({"savefig.dpi": DPI}):

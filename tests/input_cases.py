@@ -1,0 +1,2203 @@
+"""Bad and tricky inputs for every public callable of coursekit, as one table (issue 9).
+
+A teaching package gives the right answer on every input it accepts and a clear error on
+the rest. Each case below calls one callable of coursekit with one input a student might
+plausibly pass, and says what must happen (see /work/notes/decisions.md):
+
+- ``error("name")``: a TypeError or ValueError raised by coursekit's own code (not from
+  inside torch or NumPy) whose message names the argument, e.g. ``size: expected an int
+  >= 1, got 0``;
+- ``equals(reference)``: the call returns the reference, computed independently (a closed
+  form, torch, scikit-learn, torchmetrics) or by ``same_call(...)``: the same callable on
+  the plain version of the input (int64 labels, float32 contiguous images, a Python int);
+- ``either(error(...), equals(...))``: the few places where the decisions leave both
+  answers right (each says why in a comment).
+
+A case's id reads ``module.callable[what is tried]``, e.g.
+``metrics.confusion_matrix[uint8 labels, 21 classes]``. The repetitive cases are made by
+small loops over what goes wrong with an int, a number, a flag, an image tensor or a
+tensor of class indices (``bad_ints``, ``bad_numbers``, ``bad_images``, ...).
+
+The table imports no coursekit: callables are named by a dotted path and looked up when a
+case runs, so that tools/sweep_inputs.py can run the same table against any checkout.
+``run_case`` runs one case and classifies what happened; tests/test_bad_inputs.py and
+tools/sweep_inputs.py both use it.
+"""
+
+import atexit
+import contextlib
+import copy
+import importlib
+import io
+import linecache
+import math
+import os
+import re
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+MODULES = ("conv", "course", "data", "device_loader", "fcn", "joint_transforms", "losses",
+           "membranes", "metrics", "models", "pets", "scenes", "setup", "train", "unet",
+           "viz", "widgets", "prediction_browser", "grading")
+GRADING_HELPERS = ("describe", "call", "expect_equal", "expect_tensor", "forbidden")
+"""grading is being rewritten by another issue: only these pure helpers are covered."""
+
+NOT_CALLED = {
+    "data.DataNotFoundError": "an exception class: it takes any message, nothing to check",
+    "widgets.ReplayWidget": "a base class without arguments; the widgets' cases cover it",
+}
+"""Public callables that get no case, each with the reason."""
+
+# ===================================================================== the table's vocabulary
+
+
+class Fresh:
+    """A value made anew each time a case runs (a model, an optimizer, a generator)."""
+
+    def __init__(self, make):
+        self.make = make
+
+
+class Call:
+    """A call of a coursekit callable, made when the case runs: the object whose method is
+    tried, or an input computed by coursekit (its errors are the case's outcome)."""
+
+    def __init__(self, target: str, *args, **kwargs):
+        self.target, self.args, self.kwargs, self.after = target, args, kwargs, None
+
+    def then(self, after):
+        """The same call, then ``after(result)`` (e.g. ``eval_mode``)."""
+        new = copy.copy(self)
+        new.after = after
+        return new
+
+
+class SameCall:
+    """The reference of an ``equals`` case: the case's own callable (on a freshly built
+    object, for a method) called with these plainer arguments."""
+
+    def __init__(self, *args, build=None, **kwargs):
+        self.args, self.kwargs, self.build = args, kwargs, build
+
+
+def same_call(*args, build=None, **kwargs) -> SameCall:
+    return SameCall(*args, build=build, **kwargs)
+
+
+@dataclass(frozen=True)
+class Error:
+    names: tuple
+    also: tuple = ()            # other exception class names that are right here
+    data_missing: bool = False  # a DataNotFoundError (which names the folder) is right too
+    says: tuple = ()            # regular expressions the message must match, instead of a name
+
+    def __str__(self):
+        return f"error({', '.join(self.names)})"
+
+
+@dataclass(frozen=True)
+class Equals:
+    reference: object
+    post: object = None          # applied to the result (and to a same_call reference)
+    atol: float = 1e-5
+    rtol: float = 1e-4
+    of_object: bool = False      # post gets the method's object after the call
+
+    def __str__(self):
+        return "equals(reference)"
+
+
+@dataclass(frozen=True)
+class Either:
+    """Where the decisions leave two answers right: a clear error or the right value."""
+
+    options: tuple
+
+    def __str__(self):
+        return " or ".join(str(option) for option in self.options)
+
+
+def error(*names, also=(), data_missing=False, says=()) -> Error:
+    """A TypeError or ValueError (or one of ``also``) from coursekit naming one of ``names``
+    (or, with ``says``, whose message matches each of those regular expressions)."""
+    return Error(tuple(names), tuple(also), data_missing, tuple(says))
+
+
+def equals(reference, post=None, atol=1e-5, rtol=1e-4, of_object=False) -> Equals:
+    return Equals(reference, post, atol, rtol, of_object)
+
+
+def either(*options) -> Either:
+    return Either(tuple(options))
+
+
+@dataclass
+class Case:
+    id: str
+    target: str                  # "metrics.confusion_matrix" or "train.History.best"
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+    expect: object = None
+    obj: object = None           # for a method: a Call that builds the object
+    build: object = None         # or build(kit) -> (args, kwargs), for co-dependent inputs
+    env: dict | None = None      # environment variables set during the call
+
+    @property
+    def module(self) -> str:
+        return self.target.split(".")[0]
+
+
+CASES: list[Case] = []
+
+
+def cases_for(target: str, obj=None):
+    """A function adding cases of ``target``: ``add(what, *args, expect=..., **kwargs)``."""
+
+    def add(what, *args, expect, obj=obj, build=None, env=None, **kwargs):
+        CASES.append(Case(f"{target}[{what}]", target, args, kwargs, expect, obj, build, env))
+
+    return add
+
+
+# ------------------------------------------------------------------ inputs, small and fixed
+
+_G = torch.Generator().manual_seed(1234)
+
+
+def rand(*shape):
+    return torch.rand(*shape, generator=_G)
+
+
+def randn(*shape):
+    return torch.randn(*shape, generator=_G)
+
+
+def randint(high, *shape):
+    return torch.randint(high, shape, generator=_G)
+
+
+def strided(x):
+    """The same values as ``x`` as a non-contiguous view (every other column of a wider one)."""
+    return x.repeat_interleave(2, dim=-1)[..., ::2]
+
+
+def channels_last(x):
+    return x.contiguous(memory_format=torch.channels_last)
+
+
+def with_value(t, value, index=0):
+    """A copy of ``t`` with its ``index``-th element (flat order) set to ``value``."""
+    t = t.clone()
+    t.view(-1)[index] = value
+    return t
+
+
+def bad_ints(low, *, full=False, optional=False):
+    """What a student passes for an int argument >= low, as (label, value) pairs: a bool,
+    a float, the value below the minimum (``full``: also -1, a str and None)."""
+    out = [("True", True), (f"{low + 1}.0", float(low + 1)), (str(low - 1), low - 1)]
+    if full:
+        out += [("-1", -1)] if low - 1 > -1 else []
+        out += [("a str", str(low + 1))] + ([] if optional else [("None", None)])
+    return out
+
+
+def bad_numbers(*, low=None, high=None, open_low=False, full=False):
+    """What a student passes for a real-number argument in [low, high] ((low, high] if
+    open_low): a bool, NaN, a value just outside (``full``: also infinity, a str, None)."""
+    out = [("True", True), ("nan", math.nan)]
+    if full:
+        out += [("inf", math.inf), ("a str", "0.5"), ("None", None)]
+    if low is not None:
+        below = low if open_low else low - 1
+        out.append((f"{below:g}", below))
+    if high is not None:
+        out.append((f"{high + 1:g}", high + 1))
+    return out
+
+
+def bad_flags():
+    """True/False arguments given as 1 or the (truthy) string 'no'."""
+    return [("1", 1), ("'no'", "no")]
+
+
+def bad_images(x, *, batched=True, full=False):
+    """What goes wrong with a float image tensor (N, C, H, W): a list, uint8 pixels, a
+    missing batch dimension (``full``: also a NumPy array, None, bool pixels, an extra dim)."""
+    out = [("a list", x.tolist()), ("uint8 0..255", (x.clamp(0, 1) * 255).to(torch.uint8))]
+    if full:
+        out += [("a NumPy array", x.numpy()), ("None", None), ("bool", x > 0.5)]
+    if batched:
+        out.append(("missing batch dim", x[0]))
+        if full:
+            out.append(("5-D", x[None]))
+    return out
+
+
+def bad_indices(t, classes, *, full=False):
+    """What goes wrong with a tensor of class indices in 0..classes-1: float (logits or
+    probabilities not argmaxed), a list, values out of range (``full``: also None, NumPy)."""
+    out = [("float", t.float()), ("a list", t.tolist())]
+    if full:
+        out += [("None", None), ("a NumPy array", t.numpy())]
+    out += [(f"value {classes} out of range", with_value(t, classes)),
+            ("value -1", with_value(t, -1))]
+    return out
+
+
+def int_dtypes(t, *, full=False):
+    """``t`` as uint8 (masks read from PNGs) and int32 (``full``: also int8, int16), and as
+    bool when it holds only 0 and 1."""
+    dtypes = ((torch.uint8, torch.int8, torch.int16, torch.int32) if full
+              else (torch.uint8, torch.int32))
+    out = [(str(d).removeprefix("torch."), t.to(d)) for d in dtypes
+           if int(t.min()) >= torch.iinfo(d).min and int(t.max()) <= torch.iinfo(d).max]
+    if int(t.min()) >= 0 and int(t.max()) <= 1:
+        out.append(("bool", t.bool()))
+    return out
+
+
+def pick(pairs, *labels):
+    """The (label, value) pairs of ``pairs`` with these labels, e.g.
+    ``pick(bad_ints(1), "True", "0")``."""
+    chosen = [pair for pair in pairs if pair[0] in labels]
+    assert len(chosen) == len(labels), f"pick: no {set(labels) - {k for k, _ in chosen}}"
+    return chosen
+
+
+def eval_mode(module):
+    return module.eval()
+
+
+def param_shapes(module):
+    return [(name, tuple(p.shape)) for name, p in module.named_parameters()]
+
+
+def shown(fig):
+    """What a figure's images show: one array per image drawn, intensities in [0, 1] (a
+    grey image mapped through its colour limits, an RGB image as drawn)."""
+    out = []
+    for ax in fig.axes:
+        for image in ax.get_images():
+            raw = image.get_array()
+            array = np.ma.filled(np.ma.asarray(raw).astype(float), np.nan)
+            if array.ndim == 2:
+                low, high = image.get_clim()
+                array = (np.clip((array - low) / (high - low), 0, 1) if high > low
+                         else np.zeros_like(array))
+            elif np.asarray(raw).dtype == np.uint8:
+                array = array / 255
+            else:
+                array = np.clip(array, 0, 1)
+            out.append(array)
+    return out
+
+
+def titles(fig):
+    return [ax.get_title() for ax in fig.axes]
+
+
+def first_matrix(fig):
+    """The numbers a confusion-matrix figure colours (its first image)."""
+    return np.asarray(fig.axes[0].get_images()[0].get_array(), dtype=float)
+
+
+def fixed_conv(c_in, c_out, seed):
+    """A 1x1 convolution with fixed weights (pointwise: tiling and turning commute with it)."""
+    g = torch.Generator().manual_seed(seed)
+    weight, bias = torch.randn(c_out, c_in, 1, 1, generator=g), torch.randn(c_out, generator=g)
+
+    def make():
+        model = nn.Conv2d(c_in, c_out, 1)
+        with torch.no_grad():
+            model.weight.copy_(weight)
+            model.bias.copy_(bias)
+        return model
+
+    return make
+
+
+# ========================================================================= conv
+
+x5, w3, b3 = randn(1, 2, 5, 5), randn(3, 2, 3, 3), randn(3)
+for name in ("conv2d_loops", "conv2d_unfold"):
+    add = cases_for(f"conv.{name}")
+    loops = name == "conv2d_loops"
+    for label, bad in bad_images(x5) + ([("None", None)] if loops else []):
+        add(f"x {label}", bad, w3, b3, expect=error("x"))
+    add("weight for 3 input channels, x has 2", x5, randn(3, 3, 3, 3), b3, expect=error("weight"))
+    add("float64 weight, float32 x", x5, w3.double(), b3, expect=error("weight"))
+    if loops:
+        add("weight 3-D", x5, w3[..., 0], b3, expect=error("weight"))
+        add("7x7 kernel on a 5x5 x", x5, randn(3, 2, 7, 7), b3, expect=error("weight"))
+    add("bias of 4 values for 3 kernels", x5, w3, randn(4), expect=error("bias"))
+    for label, bad in [("0", 0), ("1.5", 1.5), ("True", True), ("(1, 0)", (1, 0))][:4 if loops
+                                                                                  else 2]:
+        add(f"stride={label}", x5, w3, b3, stride=bad, expect=error("stride"))
+    add("padding=-1", x5, w3, b3, padding=-1, expect=error("padding"))
+    add("stride a NumPy int", x5, w3, b3, stride=np.int64(2),
+        expect=equals(F.conv2d(x5, w3, b3, stride=2)))
+    add("non-contiguous x", strided(x5), w3, b3, expect=equals(F.conv2d(x5, w3, b3)))
+    add("channels_last x", channels_last(x5), w3, b3, expect=equals(F.conv2d(x5, w3, b3)))
+    if loops:
+        add("stride (2, 1), padding (1, 0)", x5, w3, b3, stride=(2, 1), padding=(1, 0),
+            expect=equals(F.conv2d(x5, w3, b3, stride=(2, 1), padding=(1, 0))))
+        add("float64 x and weight", x5.double(), w3.double(), None,
+            expect=equals(F.conv2d(x5.double(), w3.double())))
+
+# conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1)
+add = cases_for("conv.conv_output_size")
+good = dict(size=9, kernel_size=3, stride=2, padding=1, dilation=1)   # (9 + 2 - 3) // 2 + 1
+for name, low in [("size", 1), ("kernel_size", 1), ("stride", 1), ("padding", 0),
+                  ("dilation", 1)]:
+    some = bad_ints(low) if name == "size" else pick(bad_ints(low), "True", str(low - 1))
+    for label, bad in some:
+        add(f"{name}={label}", **{**good, name: bad}, expect=error(name))
+    if name in ("size", "stride"):
+        add(f"{name} a NumPy int", **{**good, name: np.int64(good[name])}, expect=equals(5))
+add("5-wide kernel on 2 pixels", 2, 5, expect=error("kernel_size"))
+add("dilation 2", 10, 3, dilation=2, expect=equals(6))
+
+# max_pool2d_loops(x, kernel_size, stride=None)
+add = cases_for("conv.max_pool2d_loops")
+x6 = randn(1, 2, 6, 6)
+for label, bad in bad_images(x6):
+    add(f"x {label}", bad, 2, expect=error("x"))
+for label, bad in [("0", 0), ("2.5", 2.5), ("7 on a 6x6 x", 7)]:
+    add(f"kernel_size={label}", x6, bad, expect=error("kernel_size"))
+for label, bad in [("0", 0), ("1.5", 1.5)]:
+    add(f"stride={label}", x6, 2, stride=bad, expect=error("stride"))
+add("kernel_size a NumPy int", x6, np.int64(3), expect=equals(F.max_pool2d(x6, 3)))
+add("kernel (2, 3), stride 1", x6, (2, 3), stride=1, expect=equals(F.max_pool2d(x6, (2, 3), 1)))
+add("odd 7x7 input", x7 := randn(1, 1, 7, 7), 2, expect=equals(F.max_pool2d(x7, 2)))
+add("non-contiguous x", strided(x6), 2, expect=equals(F.max_pool2d(x6, 2)))
+add("channels_last x", channels_last(x6), 2, expect=equals(F.max_pool2d(x6, 2)))
+
+# ReceptiveField(size, jump): a record
+cases_for("conv.ReceptiveField")("size 3, jump 1", 3, 1, expect=equals((3, 1)))
+
+# receptive_field(layers)
+add = cases_for("conv.receptive_field")
+for label, bad in [("None", None), ("[(3,)]", [(3,)]), ("kernel 0", [(0, 1)]),
+                   ("float stride", [(3, 1.0)]), ("padding -1", [(3, 1, -1)])]:
+    add(f"layers {label}", bad, expect=error("layers"))
+add("conv3, conv3, pool2", [(3, 1), (3, 1), (2, 2)], expect=equals([(3, 1), (5, 1), (6, 2)]))
+add("no layers", [], expect=equals([]))
+add("NumPy ints", [(np.int64(3), np.int64(2))], expect=equals([(3, 2)]))
+add("lists, with padding", ([3, 2, 1], [3, 1]), expect=equals([(3, 2), (7, 2)]))
+
+# output_size(layers, input_size)
+add = cases_for("conv.output_size")
+for label, bad in [("None", None), ("[(3,)]", [(3,)])]:
+    add(f"layers {label}", bad, (8, 8), expect=error("layers"))
+for label, bad in [("0", 0), ("28.0", 28.0), ("(28,)", (28,))]:
+    add(f"input_size={label}", [(2, 2)], bad, expect=error("input_size"))
+add("5x5 kernel on 3x3 input", [(5, 1)], (3, 3), expect=error("layers"))
+add("three 2x2 poolings of 28x28", [(2, 2)] * 3, (28, 28), expect=equals((3, 3)))
+add("input_size an int", [(2, 2)] * 3, 28, expect=equals((3, 3)))
+add("input_size NumPy ints", [(2, 2)], (np.int64(6), np.int64(4)), expect=equals((3, 2)))
+add("same conv then strided conv", [(3, 1, 1), (3, 2, 1)], (10, 10), expect=equals((5, 5)))
+
+# receptive_region(layers, position, input_size=None)
+add = cases_for("conv.receptive_region")
+stack = [(3, 1, 1), (2, 2)]
+for label, bad in [("(-1, 0)", (-1, 0)), ("None", None), ("(0.0, 0)", (0.0, 0))]:
+    add(f"position={label}", stack, bad, expect=error("position"))
+add("position outside the 4x4 output", stack, (4, 0), (8, 8), expect=error("position"))
+add("input_size=0", stack, (0, 0), 0, expect=error("input_size"))
+add("unclipped", stack, (0, 0), expect=equals((-1, -1, 3, 3)))
+add("clipped to 8x8", stack, (0, 0), (8, 8), expect=equals((0, 0, 3, 3)))
+add("unit (1, 2)", stack, (1, 2), (8, 8), expect=equals((1, 3, 5, 7)))
+add("NumPy int position", stack, (np.int64(1), np.int64(2)), expect=equals((1, 3, 5, 7)))
+
+# layers_of(model)
+add = cases_for("conv.layers_of")
+add("model None", None, expect=error("model"))
+add("model a str", "vgg", expect=error("model"))
+add("a 3x5 kernel", nn.Conv2d(1, 1, (3, 5)), expect=error("model"))
+add("conv, relu, pool, strided conv, avg pool",
+    nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                  nn.Conv2d(2, 2, 3, stride=2), nn.AvgPool2d(2)),
+    expect=equals([(3, 1, 1), (2, 2, 0), (3, 2, 0), (2, 2, 0)]))
+add("no conv", nn.Linear(3, 2), expect=equals([]))
+# a dilated 3x3 kernel spans 5 pixels: report it as such, or refuse it; never as a 3x3
+add("dilated conv", nn.Conv2d(1, 1, 3, padding=2, dilation=2),
+    expect=either(error("model"), equals([(5, 1, 2)])))
+
+# ======================================================================= course
+
+add = cases_for("course.install_spec")
+for label, bad in [("3", 3), ("a list", ["book"])]:
+    add(f"extras={label}", bad, expect=error("extras"))
+add("extras 'book'", "book", expect=equals(True, post=lambda s: s.startswith(
+    "dlvision-coursekit[book] @ git+https://github.com/")))
+add = cases_for("course.colab_url")
+for label, bad in [("None", None), ("3", 3)]:
+    add(f"notebook_path={label}", bad, expect=error("notebook_path"))
+add("a book path", "book/intro.ipynb", expect=equals(True, post=lambda s: s.startswith(
+    "https://colab.research.google.com/github/") and s.endswith("/book/intro.ipynb")))
+add = cases_for("course.raw_url")
+for label, bad in [("None", None), ("3", 3)]:
+    add(f"path={label}", bad, expect=error("path"))
+add("a file", "book/logo.png", expect=equals(True, post=lambda s: s.startswith(
+    "https://raw.githubusercontent.com/") and s.endswith("/book/logo.png")))
+add = cases_for("course.setup_cell_source")
+add("extras=3", 3, expect=error("extras"))
+add("extras 'book'", "book", expect=equals(True, post=lambda s: "dlvision-coursekit[book]" in s))
+
+# ========================================================================= data
+
+NOWHERE = "/nonexistent/coursekit-data"
+for name in ("mnist", "fashion_mnist", "cifar10"):   # bad arguments only: they must fail
+    add = cases_for(f"data.{name}")                   # before any data is read
+    for label, bad in [("1", 1), ("'test'", "test")]:
+        add(f"train={label}", bad, root=NOWHERE, download=False, expect=error("train"))
+    add("download='no'", root=NOWHERE, download="no", expect=error("download"))
+    add("root=3", root=3, download=False, expect=error("root"))
+    add("root missing, download=False", root=NOWHERE, download=False,
+        expect=error("root", data_missing=True))
+
+mnist_pixels, mnist_targets = randint(256, 5, 28, 28).to(torch.uint8), randint(10, 5)
+cifar_pixels, cifar_targets = randint(256, 4, 32, 32, 3).to(torch.uint8), [3, 1, 4, 1]
+
+
+def fake_mnist():
+    """A torchvision MNIST object holding 5 made-up digits, built without reading a file."""
+    from torchvision import datasets
+
+    dataset = object.__new__(datasets.MNIST)
+    dataset.data, dataset.targets = mnist_pixels, mnist_targets
+    return dataset
+
+
+def fake_cifar():
+    from torchvision import datasets
+
+    dataset = object.__new__(datasets.CIFAR10)
+    dataset.data, dataset.targets = cifar_pixels.numpy(), list(cifar_targets)
+    return dataset
+
+
+add = cases_for("data.as_tensors")
+for label, bad in [("None", None), ("a list of pairs", [(rand(1, 28, 28), 0)]),
+                   ("a tensor", rand(5, 1, 28, 28))]:
+    add(f"dataset {label}", bad, expect=error("dataset"))
+for label, bad in bad_ints(1):
+    add(f"limit={label}", Fresh(fake_mnist), limit=bad, expect=error("limit"))
+first3 = (mnist_pixels[:3, None].float() / 255, mnist_targets[:3])
+add("MNIST, limit 3", Fresh(fake_mnist), limit=3, expect=equals(first3))
+add("MNIST, limit a NumPy int", Fresh(fake_mnist), limit=np.int64(3), expect=equals(first3))
+add("CIFAR-10, no limit", Fresh(fake_cifar), expect=equals(
+    (cifar_pixels.permute(0, 3, 1, 2).float() / 255, torch.tensor(cifar_targets))))
+
+# channel_stats(images) -> mean, std per channel
+
+
+def stats(x):
+    """Per-channel mean and (n - 1) standard deviation, in float64 with NumPy."""
+    a = x.double().numpy()
+    return torch.tensor(a.mean(axis=(0, 2, 3))), torch.tensor(a.std(axis=(0, 2, 3), ddof=1))
+
+
+add = cases_for("data.channel_stats")
+im = rand(3, 2, 4, 4)
+for label, bad in bad_images(im, full=True):
+    add(f"images {label}", bad, expect=error("images"))
+add("images empty (0, 2, 4, 4)", im[:0], expect=error("images"))
+add("float64 images", im.double(), expect=equals(stats(im)))
+add("float16 images", im.half(), expect=equals(stats(im.half()), atol=1e-3))
+add("non-contiguous images", strided(im), expect=equals(stats(im)))
+add("channels_last images", channels_last(im), expect=equals(stats(im)))
+
+# normalize(images, mean, std)
+add = cases_for("data.normalize")
+mean, std = [0.5, 0.4], [0.25, 0.2]
+normalized = (im.double() - torch.tensor(mean)[:, None, None]) / torch.tensor(std)[:, None, None]
+for label, bad in bad_images(im):
+    add(f"images {label}", bad, mean, std, expect=error("images"))
+for label, m, s, name in [("3 means for 2 channels", [0.5] * 3, std, "mean"),
+                          ("1 std for 2 channels", mean, [0.2], "std"),
+                          ("a std of 0", mean, [0.25, 0.0], "std"),
+                          ("a NaN std", mean, [0.25, math.nan], "std")]:
+    add(label, im, m, s, expect=error(name))
+add("float64 images", im.double(), mean, std, expect=equals(normalized))
+add("float16 images", im.half(), mean, std, expect=equals(normalized, atol=5e-3))
+add("mean, std as tensors", im, torch.tensor(mean), torch.tensor(std), expect=equals(normalized))
+add("non-contiguous images", strided(im), mean, std, expect=equals(normalized))
+add("channels_last images", channels_last(im), mean, std, expect=equals(normalized))
+
+# split(images, labels, fraction, seed=0)
+add = cases_for("data.split")
+im10, lab10 = rand(10, 1, 2, 2), randint(3, 10)
+for label, bad in bad_numbers(low=0, high=1, open_low=True) + [("1", 1), ("a str", "0.2")]:
+    add(f"fraction={label}", im10, lab10, bad, expect=error("fraction"))
+add("9 labels for 10 images", im10, lab10[:9], 0.2, expect=error("labels"))
+add("images a list", im10.tolist(), lab10, 0.2, expect=error("images"))
+for label, bad in [("True", True), ("-1", -1)]:
+    add(f"seed={label}", im10, lab10, 0.2, seed=bad, expect=error("seed"))
+add("seed a NumPy int", im10, lab10, 0.2, seed=np.int64(3),
+    expect=equals(same_call(im10, lab10, 0.2, seed=3)))
+add("uint8 labels", im10, lab10.to(torch.uint8), 0.2, expect=equals(same_call(im10, lab10, 0.2)))
+
+# ================================================================ device_loader
+
+xb = rand(4, 3, 4, 4)
+for name, extra in [("random_crop", (1,)), ("random_flip", ()), ("cutout", (2,))]:
+    add = cases_for(f"device_loader.{name}")
+    for label, bad in pick(bad_images(xb), "a list", "uint8 0..255"):
+        add(f"images {label}", bad, *extra, expect=error("images"))
+    add("generator a str", xb, *extra, generator="seed", expect=error("generator"))
+    add("channels_last images", channels_last(xb), *extra, expect=equals(same_call(xb, *extra)))
+add = cases_for("device_loader.random_crop")
+for label, bad in pick(bad_ints(0), "True", "1.0") + [("-1", -1)]:
+    add(f"padding={label}", xb, bad, expect=error("padding"))
+add("padding 0", xb, 0, expect=equals(xb))
+add("padding a NumPy int", xb, np.int64(1), expect=equals(same_call(xb, 1)))
+add = cases_for("device_loader.cutout")
+for label, bad in pick(bad_ints(0), "True", "1.0") + [("-1", -1), ("5 on a 4x4 image", 5)]:
+    add(f"size={label}", xb, bad, expect=error("size"))
+add("size 0", xb, 0, expect=equals(xb))
+add("size a NumPy int", xb, np.int64(2), expect=equals(same_call(xb, 2)))
+
+# DeviceLoader(images, labels, batch_size, device, mean, std, shuffle, crop_padding, flip,
+#              cutout_size, drop_last, dtype, seed)
+add = cases_for("device_loader.DeviceLoader")
+yb = randint(10, 4)
+
+
+def batches(loader):
+    return list(loader)
+
+
+for label, bad in bad_images(xb):
+    add(f"images {label}", bad, yb, 2, expect=error("images"))
+for label, bad in pick(bad_indices(yb, 10), "float", "a list") + [("3 for 4 images", yb[:3])]:
+    add(f"labels {label}", xb, bad, 2, expect=error("labels"))
+for label, bad in bad_ints(1) + [("None", None)]:
+    add(f"batch_size={label}", xb, yb, bad, expect=error("batch_size"))
+add("2 means for 3 channels", xb, yb, 2, mean=[0.5, 0.5], std=[0.2] * 3, expect=error("mean"))
+add("mean without std", xb, yb, 2, mean=[0.5] * 3, expect=error("std"))
+for name, label, bad in [("crop_padding", "-1", -1), ("crop_padding", "1.5", 1.5),
+                         ("cutout_size", "5 on 4x4", 5)]:
+    add(f"{name}={label}", xb, yb, 2, **{name: bad}, expect=error(name))
+for name in ("shuffle", "flip"):
+    add(f"{name}='no'", xb, yb, 2, **{name: "no"}, expect=error(name))
+add("dtype int64", xb, yb, 2, dtype=torch.int64, expect=error("dtype"))
+add("device 'gpu'", xb, yb, 2, device="gpu", expect=error("device"))
+add("seed=-1", xb, yb, 2, seed=-1, expect=error("seed"))
+add("uint8 labels", xb, yb.to(torch.uint8), 2, expect=equals(same_call(xb, yb, 2), post=batches))
+augmenting = dict(shuffle=True, crop_padding=1, flip=True, cutout_size=2)
+add("non-contiguous images, augmented", strided(xb), yb, 2, **augmenting,
+    expect=equals(same_call(xb, yb, 2, **augmenting), post=batches))
+add("float64 images", xb.double(), yb, 2, expect=equals(same_call(xb, yb, 2), post=batches))
+add("batch_size a NumPy int", xb, yb, np.int64(3),
+    expect=equals(same_call(xb, yb, 3), post=batches))
+add("len, batch_size 3 of 4, drop_last", xb, yb, 3, drop_last=True, expect=equals(1, post=len))
+
+loader = Call("device_loader.DeviceLoader", xb, yb, 2, crop_padding=1, flip=True)
+add = cases_for("device_loader.DeviceLoader.augment", obj=loader)
+for label, bad in pick(bad_images(xb), "uint8 0..255", "missing batch dim"):
+    add(f"images {label}", bad, expect=error("images"))
+add("non-contiguous images", strided(xb), expect=equals(same_call(xb)))
+add = cases_for("device_loader.DeviceLoader.state_dict", obj=loader)
+add("fresh loader, seed 0", expect=equals(
+    {"generator": torch.Generator().manual_seed(0).get_state()}))
+add = cases_for("device_loader.DeviceLoader.load_state_dict", obj=loader)
+for label, bad in [("None", None), ("{}", {}), ("generator a str", {"generator": "x"})]:
+    add(f"state {label}", bad, expect=error("state"))
+state5 = torch.Generator().manual_seed(5).get_state()
+add("a saved state", {"generator": state5}, expect=equals(
+    state5, post=lambda loader: loader.generator.get_state(), of_object=True))
+
+# ========================================================================== fcn
+
+add = cases_for("fcn.bilinear_kernel")
+tent2 = torch.tensor([0.25, 0.75, 0.75, 0.25])
+for label, bad in bad_ints(1):
+    add(f"factor={label}", bad, expect=error("factor"))
+add("factor 2", 2, expect=equals(tent2[:, None] * tent2[None, :]))
+add("factor a NumPy int", np.int64(2), expect=equals(tent2[:, None] * tent2[None, :]))
+tent3 = torch.tensor([1, 2, 3, 2, 1]) / 3
+add("factor 3", 3, expect=equals(tent3[:, None] * tent3[None, :]))
+
+add = cases_for("fcn.bilinear_upsampler")
+for label, bad in pick(bad_ints(1), "True", "0"):
+    add(f"channels={label}", bad, 2, expect=error("channels"))
+add("factor=0", 2, 0, expect=error("factor"))
+add("channels a NumPy int", np.int64(2), 2, expect=equals(
+    (tent2[:, None] * tent2[None, :]).expand(2, 1, 4, 4), post=lambda m: m.weight.detach()))
+
+add = cases_for("fcn.SkipFusion")
+add("skip_channels=0", 0, 3, expect=error("skip_channels"))
+add("num_classes=True", 4, True, expect=error("num_classes"))
+add("NumPy ints", np.int64(4), np.int64(3), expect=equals(same_call(4, 3), post=param_shapes))
+
+coarse, features = randn(1, 3, 2, 2), randn(1, 4, 4, 4)
+add = cases_for("fcn.SkipFusion.forward", obj=Call("fcn.SkipFusion", 4, 3).then(eval_mode))
+for label, bad in [("3-D", coarse[0]), ("a list", coarse.tolist()),
+                   ("2 classes for 3", coarse[:, :2])]:
+    add(f"coarse {label}", bad, features, expect=error("coarse"))
+for label, bad in [("6x6 for a 2x2 coarse", randn(1, 4, 6, 6)), ("5 channels for 4",
+                                                                   randn(1, 5, 4, 4))]:
+    add(f"features {label}", coarse, bad, expect=error("features"))
+add("non-contiguous coarse", strided(coarse), features, expect=equals(same_call(coarse, features)))
+
+add = cases_for("fcn.FCN")
+for label, bad in [("'4s'", "4s"), ("8", 8), ("None", None)]:
+    add(f"variant={label}", 1, 3, bad, 2, expect=error("variant"))
+for name, label, bad in [("in_channels", "0", 0), ("num_classes", "True", True),
+                         ("num_classes", "0", 0), ("width", "2.0", 2.0)]:
+    add(f"{name}={label}", **{"in_channels": 1, "num_classes": 3, "width": 2, name: bad},
+        expect=error(name))
+add("num_classes 1 (binary)", 1, 1, width=2, expect=equals(
+    (1, 1, 32, 32), post=lambda m: tuple(m.eval()(torch.zeros(1, 1, 32, 32)).shape)))
+add("width a NumPy int", 1, 3, width=np.int64(2),
+    expect=equals(same_call(1, 3, width=2), post=param_shapes))
+
+x32 = rand(1, 1, 32, 32)
+add = cases_for("fcn.FCN.forward", obj=Call("fcn.FCN", 1, 3, width=2).then(eval_mode))
+for label, bad in bad_images(x32):
+    add(f"x {label}", bad, expect=error("x"))
+add("x 30x30 (not divisible by 32)", rand(1, 1, 30, 30), expect=error("x"))
+add("x with 3 channels for in_channels 1", rand(1, 3, 32, 32), expect=error("x"))
+add("non-contiguous x", strided(x32), expect=equals(same_call(x32)))
+add("channels_last x", channels_last(x32), expect=equals(same_call(x32)))
+
+add = cases_for("fcn.pretrained_fcn_resnet50")   # must refuse before any download
+for label, bad in bad_ints(1):
+    add(f"num_classes={label}", bad, expect=error("num_classes"))
+
+# ============================================================= joint_transforms
+
+img, msk = rand(1, 6, 6), randint(3, 6, 6)
+bad_pair_images = [("a list", img.tolist()), ("4-D", img[None]), ("None", None)]
+bad_pair_masks = [("float", msk.float()), ("5x6 for a 6x6 image", msk[:5]),
+                  ("a list", msk.tolist())]
+for name, extra in [("random_crop", (4,)), ("random_flip_rotate", ()), ("random_elastic", ()),
+                    ("resize", (4,))]:
+    add = cases_for(f"joint_transforms.{name}")
+    every = name == "random_crop"           # all of them once, the first few for the others
+    for label, bad in bad_pair_images if every else bad_pair_images[:2]:
+        add(f"image {label}", bad, msk, *extra, expect=error("image"))
+    for label, bad in bad_pair_masks if every else bad_pair_masks[:2]:
+        add(f"mask {label}", img, bad, *extra, expect=error("mask"))
+    for label, mask in int_dtypes(msk) if every else int_dtypes(msk)[:1]:
+        add(f"{label} mask", img, mask, *extra, expect=equals(same_call(img, msk, *extra)))
+    add("non-contiguous image", strided(img), msk, *extra,
+        expect=equals(same_call(img, msk, *extra)))
+add = cases_for("joint_transforms.random_crop")
+for label, bad in bad_ints(1) + [("7 on 6x6", 7)]:
+    add(f"size={label}", img, msk, bad, expect=error("size"))
+add("size a NumPy int", img, msk, np.int64(4), expect=equals(same_call(img, msk, 4)))
+add("generator a str", img, msk, 4, generator="0", expect=error("generator"))
+add = cases_for("joint_transforms.random_elastic")
+for label, bad in pick(bad_numbers(low=0), "nan", "-1") + [("inf", math.inf), ("a str", "10")]:
+    add(f"sigma={label}", img, msk, sigma=bad, expect=error("sigma"))
+for label, bad in [("1", 1), ("2.5", 2.5)]:
+    add(f"grid={label}", img, msk, grid=bad, expect=error("grid"))
+add("sigma 0 (no warp)", img, msk, sigma=0.0, expect=equals((img, msk)))
+add = cases_for("joint_transforms.resize")
+for label, bad in [("0", 0), ("4.0", 4.0), ("(4,)", (4,))]:
+    add(f"size={label}", img, msk, bad, expect=error("size"))
+add("size a NumPy int", img, msk, np.int64(4), expect=equals(same_call(img, msk, 4)))
+add("size (6, 6): unchanged", img, msk, (6, 6), expect=equals((img, msk)))
+
+add = cases_for("joint_transforms.RandomCropFlipRotate")
+
+
+def transformed(transform):
+    return transform(img, msk)
+
+
+for label, bad in bad_ints(1):
+    add(f"size={label}", bad, expect=error("size"))
+add("seed=-1", 4, seed=-1, expect=error("seed"))
+for label, bad in bad_numbers(low=0):
+    add(f"elastic_sigma={label}", 4, elastic_sigma=bad, expect=error("elastic_sigma"))
+add("size a NumPy int", np.int64(4), expect=equals(same_call(4), post=transformed))
+add = cases_for("joint_transforms.RandomCropFlipRotate.__call__",
+                obj=Call("joint_transforms.RandomCropFlipRotate", 4))
+add("image a list", img.tolist(), msk, expect=error("image"))
+add("float mask", img, msk.float(), expect=error("mask"))
+add("image 3x3 for a size-4 crop", img[:, :3, :3], msk[:3, :3], expect=error("size"))
+add("uint8 mask", img, msk.to(torch.uint8), expect=equals(same_call(img, msk)))
+
+# ======================================================================= losses
+
+
+def dice_loss(logits, target, mode="multiclass", smooth=1.0, ignore_index=None):
+    """The soft Dice loss by the formula of losses.soft_dice_loss's docstring, in float64."""
+    z, t = logits.double(), target.long()
+    if mode == "binary":
+        z = z[:, 0] if z.dim() == 4 else z
+        t = t[:, 0] if t.dim() == 4 else t
+        valid = (t != ignore_index) if ignore_index is not None else torch.ones_like(t).bool()
+        p, y = torch.sigmoid(z) * valid, ((t == 1) & valid).double()
+        return 1 - (2 * (p * y).sum() + smooth) / (p.sum() + y.sum() + smooth)
+    valid = (t != ignore_index) if ignore_index is not None else torch.ones_like(t).bool()
+    p = z.softmax(dim=1) * valid[:, None]
+    y = F.one_hot(t.where(valid, 0), z.shape[1]).permute(0, 3, 1, 2).double() * valid[:, None]
+    dice = (2 * (p * y).sum((0, 2, 3)) + smooth) / (p.sum((0, 2, 3)) + y.sum((0, 2, 3)) + smooth)
+    present = y.sum((0, 2, 3)) > 0
+    return 1 - (dice[present].mean() if present.any() else dice.mean())
+
+
+logits, target = randn(2, 3, 4, 4), randint(3, 2, 4, 4)
+ignored = target.clone()
+ignored[:, 0] = 255                                   # the first row of each image: unlabelled
+logits21, target21 = randn(1, 21, 4, 4), randint(21, 1, 4, 4)
+blogits, btarget = randn(2, 1, 4, 4), randint(2, 2, 1, 4, 4)
+bignored = btarget.clone()
+bignored[:, :, 0] = 255
+
+add = cases_for("losses.cross_entropy")
+ce = F.cross_entropy(logits, target)
+for label, bad in bad_images(logits) + [("None", None), ("(N, C) scores", logits[:, :, 0, 0])]:
+    add(f"logits {label}", bad, target, expect=error("logits"))
+for label, bad in bad_indices(target, 3) + [("(2, 4, 5) for (2, 3, 4, 4) logits",
+                                             randint(3, 2, 4, 5))]:
+    add(f"target {label}", logits, bad, expect=error("target"))
+for label, t in int_dtypes(target):
+    add(f"{label} target", logits, t, expect=equals(ce))
+add("uint8 target, 21 classes", logits21, target21.to(torch.uint8),
+    expect=equals(F.cross_entropy(logits21, target21)))
+weight = torch.tensor([1.0, 2.0, 0.5])
+add("weight of 4 values for 3 classes", logits, target, weight=torch.ones(4),
+    expect=error("weight"))
+add("weight a list", logits, target, weight=weight.tolist(), expect=either(
+    error("weight"), equals(F.cross_entropy(logits, target, weight=weight))))
+add("ignore_index=True", logits, ignored, ignore_index=True, expect=error("ignore_index"))
+add("ignore_index 255", logits, ignored, ignore_index=255,
+    expect=equals(F.cross_entropy(logits, ignored, ignore_index=255)))
+add("target 255 without ignore_index", logits, ignored, expect=error("target"))
+add("float16 logits", logits.half(), target, expect=equals(ce, atol=5e-3))
+add("bfloat16 logits", logits.bfloat16(), target, expect=equals(ce, atol=3e-2))
+add("non-contiguous logits", strided(logits), target, expect=equals(ce))
+add("channels_last logits", channels_last(logits), target, expect=equals(ce))
+add("NaN logits (follow torch: NaN)", with_value(logits, math.nan), target,
+    expect=equals(math.nan))
+
+add = cases_for("losses.binary_cross_entropy")
+bce = F.binary_cross_entropy_with_logits(blogits, btarget.float())
+for label, bad in bad_images(blogits) + [("(N, 2, H, W)", randn(2, 2, 4, 4))]:
+    # logits (1, 4, 4) could be one (N, H, W) image: then it is the target that does not fit
+    names = ("logits", "target") if label == "missing batch dim" else ("logits",)
+    add(f"logits {label}", bad, btarget, expect=error(*names))
+for label, bad in [("value 2", with_value(btarget, 2)),
+                   ("(2, 4, 5) for (2, 1, 4, 4) logits", randint(2, 2, 4, 5))]:
+    add(f"target {label}", blogits, bad, expect=error("target"))
+for label, t in int_dtypes(btarget):
+    add(f"{label} target", blogits, t, expect=equals(bce))
+add("target (N, H, W), logits (N, 1, H, W)", blogits, btarget[:, 0], expect=equals(bce))
+add("logits (N, H, W), target (N, 1, H, W)", blogits[:, 0], btarget, expect=equals(bce))
+add("pos_weight 3", blogits, btarget, pos_weight=torch.tensor([3.0]), expect=equals(
+    F.binary_cross_entropy_with_logits(blogits, btarget.float(), pos_weight=torch.tensor([3.0]))))
+add("pos_weight of 2 values", blogits, btarget, pos_weight=torch.ones(2),
+    expect=error("pos_weight"))
+add("float16 logits", blogits.half(), btarget, expect=equals(bce, atol=5e-3))
+add("non-contiguous logits", strided(blogits), btarget, expect=equals(bce))
+
+add = cases_for("losses.soft_dice_loss")
+dice = dice_loss(logits, target)
+for label, bad in bad_images(logits):
+    add(f"logits {label}", bad, target, expect=error("logits"))
+for label, bad in bad_indices(target, 3):
+    add(f"target {label}", logits, bad, expect=error("target"))
+add("mode='multi'", logits, target, mode="multi", expect=error("mode"))
+for label, bad in pick(bad_numbers(low=0), "nan", "-1"):
+    add(f"smooth={label}", logits, target, smooth=bad, expect=error("smooth"))
+add("ignore_index True", logits, ignored, ignore_index=True, expect=error("ignore_index"))
+for label, t in int_dtypes(target)[:1]:
+    add(f"{label} target", logits, t, expect=equals(dice))
+add("uint8 target, 21 classes", logits21, target21.to(torch.uint8),
+    expect=equals(dice_loss(logits21, target21)))
+add("ignore_index 255", logits, ignored, ignore_index=255,
+    expect=equals(dice_loss(logits, ignored, ignore_index=255)))
+big_logits, big_target = randn(1, 2, 256, 256), randint(2, 1, 256, 256)   # sums > 65504
+add("float16 logits, sums beyond float16's range", big_logits.half(), big_target,
+    expect=equals(dice_loss(big_logits.half(), big_target), atol=2e-3))
+add("bfloat16 logits, 131k pixels", big_logits.bfloat16(), big_target,
+    expect=equals(dice_loss(big_logits.bfloat16(), big_target), atol=1e-2))
+add("non-contiguous logits", strided(logits), target, expect=equals(dice))
+add("NaN logits (follow torch: NaN)", with_value(logits, math.nan), target,
+    expect=equals(math.nan))
+add("binary, bool target", blogits, btarget.bool(), mode="binary",
+    expect=equals(dice_loss(blogits, btarget, "binary")))
+add("binary, ignore_index 255", blogits, bignored, mode="binary", ignore_index=255,
+    expect=equals(dice_loss(blogits, bignored, "binary", ignore_index=255)))
+add("binary, logits (N, 2, H, W)", randn(2, 2, 4, 4), btarget[:, 0], mode="binary",
+    expect=error("logits"))
+
+add = cases_for("losses.cross_entropy_dice")
+for label, bad in pick(bad_images(logits), "a list", "uint8 0..255"):
+    add(f"logits {label}", bad, target, expect=error("logits"))
+for label, bad in pick(bad_indices(target, 3), "float", "value -1"):
+    add(f"target {label}", logits, bad, expect=error("target"))
+for label, bad in bad_numbers(low=0):
+    add(f"dice_weight={label}", logits, target, dice_weight=bad, expect=error("dice_weight"))
+add("uint8 target", logits, target.to(torch.uint8), expect=equals(ce + dice))
+add("ignore_index 255", logits, ignored, ignore_index=255, expect=equals(
+    F.cross_entropy(logits, ignored, ignore_index=255) + dice_loss(logits, ignored,
+                                                                   ignore_index=255)))
+add("float16 logits", logits.half(), target, expect=equals(ce + dice, atol=1e-2))
+
+
+def prior(target, num_classes, ignore_index=None):
+    """log((count + 1) / (total + num_classes)) per class, counted by hand."""
+    t = target.long().flatten()
+    t = t[t != ignore_index] if ignore_index is not None else t
+    counts = torch.tensor([(t == c).sum() for c in range(num_classes)]).double()
+    return ((counts + 1) / (counts.sum() + num_classes)).log()
+
+
+add = cases_for("losses.class_prior_bias")
+for label, bad in pick(bad_indices(target, 3), "float", "value 3 out of range"):
+    add(f"target {label}", bad, 3, expect=error("target"))
+add("target 255 without ignore_index", ignored, 3, expect=error("target"))
+for label, bad in pick(bad_ints(1), "2.0", "0"):
+    add(f"num_classes={label}", target, bad, expect=error("num_classes"))
+add("ignore_index True", ignored, 3, ignore_index=True, expect=error("ignore_index"))
+add("ignore_index 255", ignored, 3, ignore_index=255, expect=equals(prior(ignored, 3, 255)))
+add("uint8 target with 255, 21 classes", with_value(target21, 255).to(torch.uint8), 21,
+    ignore_index=255, expect=equals(prior(with_value(target21, 255), 21, 255)))
+for label, t in int_dtypes(btarget):
+    add(f"{label} target", t, 2, expect=equals(prior(btarget, 2)))
+add("num_classes a NumPy int", target, np.int64(3), expect=equals(prior(target, 3)))
+
+# ==================================================================== membranes
+
+add = cases_for("membranes.load")
+for label, bad in [("'val'", "val"), ("None", None)]:
+    add(f"split={label}", bad, expect=error("split"))
+add("root=3", root=3, expect=error("root"))
+add("root missing", root=NOWHERE, expect=error("root", data_missing=True))
+
+slices, slice_labels = rand(2, 1, 16, 16), randint(2, 2, 16, 16)
+add = cases_for("membranes.MembraneCrops")
+
+
+def two_crops(dataset):
+    return [dataset[0], dataset[1]]
+
+
+for label, bad in [("uint8", (slices * 255).to(torch.uint8)), ("3-D", slices[0])]:
+    add(f"images {label}", bad, slice_labels, 8, expect=error("images"))
+for label, bad in [("float", slice_labels.float()), ("(2, 16, 15)", slice_labels[..., :15])]:
+    add(f"labels {label}", slices, bad, 8, expect=error("labels"))
+for label, bad in pick(bad_ints(1), "2.0", "0") + [("17 on 16x16", 17)]:
+    add(f"size={label}", slices, slice_labels, bad, expect=error("size"))
+add("crops_per_epoch=0", slices, slice_labels, 8, crops_per_epoch=0,
+    expect=error("crops_per_epoch"))
+add("seed=-1", slices, slice_labels, 8, seed=-1, expect=error("seed"))
+add("elastic_sigma=-1", slices, slice_labels, 8, elastic_sigma=-1, expect=error("elastic_sigma"))
+add("uint8 labels", slices, slice_labels.to(torch.uint8), 8,
+    expect=equals(same_call(slices, slice_labels, 8), post=two_crops))
+add("size a NumPy int", slices, slice_labels, np.int64(8),
+    expect=equals(same_call(slices, slice_labels, 8), post=two_crops))
+add("len is crops_per_epoch", slices, slice_labels, 8, crops_per_epoch=7,
+    expect=equals(7, post=len))
+
+pointwise = fixed_conv(1, 2, seed=7)
+slice1 = rand(1, 1, 16, 16)
+slice_logits = pointwise()(slice1).detach()
+add = cases_for("membranes.predict_tiled")
+for label, bad in [("None", None), ("a str", "unet")]:
+    add(f"model {label}", bad, slice1, 8, 4, expect=error("model"))
+for label, bad in bad_images(slice1, batched=False) + [("2-D", slice1[0, 0])]:  # (C, H, W) is fine
+    add(f"image {label}", Fresh(pointwise), bad, 8, 4, expect=error("image"))
+for label, bad in pick(bad_ints(1), "True", "2.0") + [("17 on 16x16", 17)]:
+    add(f"tile={label}", Fresh(pointwise), slice1, bad, 0, expect=error("tile"))
+for label, bad in [("-1", -1), ("8 = tile", 8)]:
+    add(f"overlap={label}", Fresh(pointwise), slice1, 8, bad, expect=error("overlap"))
+add("device 'gpu'", Fresh(pointwise), slice1, 8, 4, device="gpu", expect=error("device"))
+add("8x8 tiles overlapping by 4", Fresh(pointwise), slice1, 8, 4, expect=equals(slice_logits))
+add("image (C, H, W)", Fresh(pointwise), slice1[0], 8, 4, expect=equals(slice_logits))
+add("tile a NumPy int", Fresh(pointwise), slice1, np.int64(8), 4, expect=equals(slice_logits))
+add("non-contiguous image", Fresh(pointwise), strided(slice1), 8, 4, expect=equals(slice_logits))
+add = cases_for("membranes.predict_symmetric")
+add("model None", None, slice1, 8, 4, expect=error("model"))
+add("image a list", Fresh(pointwise), slice1.tolist(), 8, 4, expect=error("image"))
+# turning back restores a non-square image's shape: refusing it or answering right are both fine
+add("image 16x12, not square", Fresh(pointwise), slice1[..., :12], 8, 4, expect=either(
+    error("image"), equals(slice_logits[..., :12].softmax(dim=1))))
+add("8 views of a pointwise model", Fresh(pointwise), slice1, 8, 4,
+    expect=equals(slice_logits.softmax(dim=1)))
+add("image (C, H, W)", Fresh(pointwise), slice1[0], 8, 4,
+    expect=equals(slice_logits.softmax(dim=1)))
+
+# ====================================================================== metrics
+
+
+def sk_confusion(prediction, target, num_classes, ignore_index=None):
+    """scikit-learn's confusion matrix (rows: truth), pixels of ignore_index left out."""
+
+    def make():
+        from sklearn.metrics import confusion_matrix
+
+        t, p = target.flatten().long().numpy(), prediction.flatten().long().numpy()
+        keep = t != ignore_index if ignore_index is not None else np.ones(t.shape, bool)
+        return torch.as_tensor(confusion_matrix(t[keep], p[keep], labels=range(num_classes)))
+
+    return Fresh(make)
+
+
+prediction = randint(3, 2, 4, 4)
+add = cases_for("metrics.confusion_matrix")
+for label, bad in bad_indices(prediction, 3):
+    add(f"prediction {label}", bad, target, 3, expect=error("prediction"))
+add("prediction (N, C, H, W) logits", logits, target, 3, expect=error("prediction"))
+for label, bad in bad_indices(target, 3, full=True):
+    add(f"target {label}", prediction, bad, 3, expect=error("target"))
+add("target 255 without ignore_index", prediction, ignored, 3, expect=error("target"))
+add("shapes (2, 4, 4) and (2, 4, 3)", prediction, target[..., :3], 3,
+    expect=error("prediction", "target"))
+for label, bad in bad_ints(1) + [("None", None)]:
+    add(f"num_classes={label}", prediction, target, bad, expect=error("num_classes"))
+for label, bad in [("True", True), ("a str", "255")]:
+    add(f"ignore_index={label}", prediction, ignored, 3, ignore_index=bad,
+        expect=error("ignore_index"))
+prediction21 = randint(21, 1, 4, 4)
+for label, p in int_dtypes(prediction21, full=True):
+    add(f"{label} labels, 21 classes", p, target21.to(p.dtype), 21,
+        expect=equals(sk_confusion(prediction21, target21, 21)))
+add("bool labels, 2 classes", btarget.flip(0).bool(), btarget.bool(), 2,
+    expect=equals(sk_confusion(btarget.flip(0), btarget, 2)))
+add("ignore_index 255", prediction, ignored, 3, ignore_index=255,
+    expect=equals(sk_confusion(prediction, ignored, 3, 255)))
+add("uint8 labels with 255, 21 classes", prediction21.to(torch.uint8),
+    with_value(target21, 255).to(torch.uint8), 21, ignore_index=255,
+    expect=equals(sk_confusion(prediction21, with_value(target21, 255), 21, 255)))
+add("empty tensors: nothing counted yet", prediction[:0], target[:0], 3,
+    expect=equals(torch.zeros(3, 3)))
+add("non-contiguous", strided(prediction), strided(target), 3,
+    expect=equals(sk_confusion(prediction, target, 3)))
+add("num_classes a NumPy int", prediction, target, np.int64(3),
+    expect=equals(sk_confusion(prediction, target, 3)))
+
+# metrics read from a confusion matrix (rows truth, columns prediction); class 2 is absent
+cm = torch.tensor([[5, 1, 0], [2, 3, 0], [0, 0, 0]])
+iou, dice_c = torch.tensor([5 / 8, 3 / 6, math.nan]), torch.tensor([10 / 13, 6 / 9, math.nan])
+by_hand = {"pixel_accuracy": 8 / 11, "iou_per_class": iou, "dice_per_class": dice_c,
+           "mean_iou": (5 / 8 + 3 / 6) / 2, "mean_dice": (10 / 13 + 6 / 9) / 2}
+perfect21 = Call("metrics.confusion_matrix", target21.to(torch.uint8), target21.to(torch.uint8),
+                 21)
+for name, value in by_hand.items():
+    add = cases_for(f"metrics.{name}")
+    bad_cms = [("all zeros (no pixel counted)", torch.zeros(3, 3, dtype=torch.int64)),
+               ("a list", cm.tolist()), ("2x3", cm[:2]), ("a NumPy array", cm.numpy()),
+               ("a negative count", with_value(cm, -1))]
+    for label, bad in bad_cms if name in ("pixel_accuracy", "mean_iou") else bad_cms[:3]:
+        add(f"cm {label}", bad, expect=error("cm"))
+    add("class 2 absent", cm, expect=equals(value))
+    if name == "mean_iou":
+        add("int32 cm", cm.int(), expect=equals(value))
+add = cases_for("metrics.mean_iou")
+add("perfect uint8 prediction, 21 classes", perfect21, expect=equals(1.0))
+for label, t in [("int32", target21.int()), ("bool, 2 classes", btarget.bool())]:
+    classes = 2 if label.startswith("bool") else 21
+    add(f"perfect {label} prediction", Call("metrics.confusion_matrix", t, t, classes),
+        expect=equals(1.0))
+add("perfect prediction, ignored pixels", Call("metrics.confusion_matrix", target, ignored, 3,
+                                               ignore_index=255), expect=equals(1.0))
+add = cases_for("metrics.iou_per_class")
+
+
+def tm_iou(prediction, target, num_classes):
+    def make():
+        from torchmetrics.functional.classification import multiclass_jaccard_index
+
+        return multiclass_jaccard_index(prediction.flatten(), target.flatten(), num_classes,
+                                        average="none")
+
+    return Fresh(make)
+
+
+add("every class present, vs torchmetrics", Call("metrics.confusion_matrix", prediction, target,
+                                                 3), expect=equals(tm_iou(prediction, target, 3)))
+add = cases_for("metrics.summary")
+for label, bad in [("a list", cm.tolist()), ("all zeros", torch.zeros(2, 2, dtype=torch.int64))]:
+    add(f"cm {label}", bad, expect=error("cm"))
+add("2 names for 3 classes", cm, ["a", "b"], expect=error("class_names"))
+add("class_names a str", cm, "abc", expect=error("class_names"))
+add("class 2 absent", cm, ["a", "b", "c"], expect=equals({
+    "pixel_accuracy": 8 / 11, "miou": (5 / 8 + 3 / 6) / 2, "mean_dice": (10 / 13 + 6 / 9) / 2,
+    "iou": dict(zip("abc", iou.tolist(), strict=True)),
+    "dice": dict(zip("abc", dice_c.tolist(), strict=True))}))
+
+# evaluate_segmentation(model, loader, num_classes, device="cpu", ignore_index=None)
+add = cases_for("metrics.evaluate_segmentation")
+seg_images = rand(4, 1, 3, 3)
+seg_labels = randint(3, 4, 3, 3)
+seg_ignored = seg_labels.clone()
+seg_ignored[:2, 0] = 255            # unlabelled pixels, more in the first batch
+seg3, seg1 = fixed_conv(1, 3, seed=3), fixed_conv(1, 1, seed=4)
+seg_pred = seg3()(seg_images).argmax(dim=1)
+bin_labels = randint(2, 4, 3, 3)
+bin_pred = (seg1()(seg_images)[:, 0] > 0).long()
+
+
+def in_batches(images, labels):
+    return [(images[:2], labels[:2]), (images[2:], labels[2:])]
+
+
+for label, bad in [("None", None), ("a str", "unet")]:
+    add(f"model {label}", bad, in_batches(seg_images, seg_labels), 3, expect=error("model"))
+add("loader None", Fresh(seg3), None, 3, expect=error("loader"))
+for label, bad in pick(bad_ints(2), "True", "1"):
+    add(f"num_classes={label}", Fresh(seg3), in_batches(seg_images, seg_labels), bad,
+        expect=error("num_classes"))
+add("device 'gpu'", Fresh(seg3), in_batches(seg_images, seg_labels), 3, device="gpu",
+    expect=error("device"))
+add("3-class model", Fresh(seg3), in_batches(seg_images, seg_labels), 3,
+    expect=equals(sk_confusion(seg_pred, seg_labels, 3)))
+add("uint8 targets", Fresh(seg3), in_batches(seg_images, seg_labels.to(torch.uint8)), 3,
+    expect=equals(sk_confusion(seg_pred, seg_labels, 3)))
+add("ignore_index 255", Fresh(seg3), in_batches(seg_images, seg_ignored), 3, ignore_index=255,
+    expect=equals(sk_confusion(seg_pred, seg_ignored, 3, 255)))
+add("binary model (N, 1, H, W)", Fresh(seg1), in_batches(seg_images, bin_labels), 2,
+    expect=equals(sk_confusion(bin_pred, bin_labels, 2)))
+add("binary model, targets (N, 1, H, W)", Fresh(seg1),
+    in_batches(seg_images, bin_labels[:, None]), 2,
+    expect=equals(sk_confusion(bin_pred, bin_labels, 2)))
+
+# ======================================================================= models
+
+add = cases_for("models.check_images")
+im28 = rand(2, 1, 28, 28)
+for label, bad in bad_images(im28):
+    add(f"images {label}", bad, 1, 28, expect=error("images"))
+add("name='x', images 3-D", im28[0], 1, 28, name="x", expect=error("x"))
+add("3 channels for 1", rand(2, 3, 28, 28), 1, 28, expect=error("images"))
+add("32x32 for 28", rand(2, 1, 32, 32), 1, 28, expect=error("images"))
+for label, bad in pick(bad_ints(1), "True", "0"):
+    add(f"channels={label}", im28, bad, 28, expect=error("channels"))
+add("size=0", im28, 1, 0, expect=error("size"))
+add("right shape", im28, 1, 28, expect=equals(None))
+add("NumPy int channels and size", im28, np.int64(1), np.int64(28), expect=equals(None))
+add("any size", im28, 1, None, expect=equals(None))
+
+add = cases_for("models.Normalize")
+nmean, nstd = [0.5, 0.4, 0.3], [0.2, 0.25, 0.5]
+im3 = rand(2, 3, 4, 4)
+norm3 = (im3.double() - torch.tensor(nmean)[:, None, None]) / torch.tensor(nstd)[:, None, None]
+for label, m, s, name in [("mean None", None, nstd, "mean"), ("std None", nmean, None, "std"),
+                          ("a std of 0", nmean, [0.2, 0.0, 0.5], "std"),
+                          ("a NaN std", nmean, [0.2, math.nan, 0.5], "std"),
+                          ("2 std for 3 means", nmean, nstd[:2], "std")]:
+    add(label, m, s, expect=error(name))
+for label, m, s in [("lists", nmean, nstd), ("NumPy arrays", np.array(nmean), np.array(nstd))]:
+    add(f"mean, std as {label}", m, s, expect=equals(norm3, post=lambda layer: layer(im3)))
+add = cases_for("models.Normalize.forward", obj=Call("models.Normalize", nmean, nstd))
+for label, bad in bad_images(im3):
+    add(f"images {label}", bad, expect=error("images"))
+add("1 channel for 3", im3[:, :1], expect=error("images"))
+add("float64 images", im3.double(), expect=equals(norm3))
+add("non-contiguous images", strided(im3), expect=equals(norm3))
+add("channels_last images", channels_last(im3), expect=equals(norm3))
+
+add = cases_for("models.conv_bn")
+add("c_in=0", 0, 3, expect=error("c_in"))
+add("c_out=2.0", 2, 2.0, expect=error("c_out"))
+add("NumPy ints", np.int64(2), np.int64(3), expect=equals(same_call(2, 3), post=param_shapes))
+
+add = cases_for("models.Residual")
+for label, bad in pick(bad_ints(1), "True", "0"):
+    add(f"channels={label}", bad, expect=error("channels"))
+add = cases_for("models.Residual.forward", obj=Call("models.Residual", 2).then(eval_mode))
+xr = randn(1, 2, 4, 4)
+for label, bad in pick(bad_images(xr), "uint8 0..255", "missing batch dim") + [
+        ("3 channels for 2", randn(1, 3, 4, 4))]:
+    add(f"x {label}", bad, expect=error("x"))
+add("non-contiguous x", strided(xr), expect=equals(same_call(xr)))
+
+# the classifiers: constructor arguments, then forward
+classifiers = [("MnistCNN", dict(width=2), (2, 1, 28, 28), [("3 channels", (2, 3, 28, 28)),
+                                                           ("32x32", (2, 1, 32, 32))]),
+               ("ResNet9", dict(width=2), (1, 3, 8, 8), [("1 channel", (1, 1, 8, 8)),
+                                                        ("4x4, too small", (1, 3, 4, 4))]),
+               ("A1Net", {}, (1, 1, 28, 28), [("32x32", (1, 1, 32, 32))]),
+               ("A2Net", {}, (1, 3, 32, 32), [("28x28", (1, 3, 28, 28))])]
+for name, options, shape, wrong_shapes in classifiers:
+    add = cases_for(f"models.{name}")
+    for arg in ("classes", *options):
+        few = arg == "classes" and name != "MnistCNN"
+        for label, bad in pick(bad_ints(1), "2.0", "0") if few else bad_ints(1):
+            add(f"{arg}={label}", **{**options, arg: bad}, expect=error(arg))
+    add("classes a NumPy int", **options, classes=np.int64(3),
+        expect=equals(same_call(**options, classes=3), post=param_shapes))
+    add = cases_for(f"models.{name}.forward", obj=Call(f"models.{name}", **options)
+                    .then(eval_mode))
+    xs = rand(*shape)
+    for label, bad in bad_images(xs, full=name == "MnistCNN"):
+        add(f"images {label}", bad, expect=error("images"))
+    for label, wrong in wrong_shapes:
+        add(f"images {label}", rand(*wrong), expect=error("images"))
+    add("non-contiguous images", strided(xs), expect=equals(same_call(xs)))
+    if name in ("MnistCNN", "ResNet9"):
+        add("channels_last images", channels_last(xs), expect=equals(same_call(xs)))
+
+add = cases_for("models.pretrained_resnet18")
+for label, bad in pick(bad_ints(1), "2.0", "0"):
+    add(f"classes={label}", bad, pretrained=False, expect=error("classes"))
+for label, bad in bad_flags():
+    add(f"pretrained={label}", 3, pretrained=bad, expect=error("pretrained"))
+add("classes a NumPy int, not pretrained", np.int64(3), pretrained=False,
+    expect=equals((3, False), post=lambda result: (result[0].fc.out_features, result[1])))
+
+# ========================================================================= pets
+
+pet_rgb, trimap = randint(256, 6, 6, 3).to(torch.uint8), randint(3, 6, 6) + 1
+
+
+def fake_pets():
+    """Oxford-IIIT Pet as a list of (photo, trimap) PIL images: 1 pet, 2 background, 3 border."""
+    from PIL import Image
+
+    return [(Image.fromarray(pet_rgb.numpy()), Image.fromarray(trimap.to(torch.uint8).numpy()))]
+
+
+pet_mask = torch.where(trimap == 1, 1, torch.where(trimap == 2, 0, 255))
+add = cases_for("pets.PetSegmentation")
+for label, bad in [("None", None), ("5", 5)]:
+    add(f"pets {label}", bad, expect=error("pets"))
+for label, bad in pick(bad_ints(1), "2.0", "0"):
+    add(f"size={label}", Fresh(fake_pets), bad, expect=error("size"))
+add("size 6, as the photo", Fresh(fake_pets), 6, expect=equals(
+    (pet_rgb.permute(2, 0, 1).float() / 255, pet_mask), post=lambda dataset: dataset[0]))
+add("size a NumPy int", Fresh(fake_pets), np.int64(4),
+    expect=equals(same_call(Fresh(fake_pets), 4), post=lambda dataset: dataset[0]))
+
+add = cases_for("pets.oxford_pet")            # bad arguments only: refused before any download
+add("split='train'", "train", root=NOWHERE, download=False, expect=error("split"))
+for label, bad in pick(bad_ints(1), "2.0", "0"):
+    add(f"size={label}", size=bad, root=NOWHERE, download=False, expect=error("size"))
+add("root=3", root=3, download=False, expect=error("root"))
+add("download='no'", root=NOWHERE, download="no", expect=error("download"))
+add("root missing, download=False", root=NOWHERE, download=False,
+    expect=error("root", data_missing=True))
+
+# ======================================================================= scenes
+
+digits = torch.zeros(6, 28, 28)
+digits[:, 9:19, 9:19] = rand(6, 10, 10) * 0.5 + 0.5      # a 10x10 blob of ink per digit
+digit_labels = randint(10, 6)
+add = cases_for("scenes.compose")
+for label, bad in pick(bad_images(digits, batched=False), "uint8 0..255") + [
+        ("(M, 1, 28, 28)", digits[:, None]), ("empty pool", digits[:0])]:
+    labels_for = digit_labels[:0] if label == "empty pool" else digit_labels
+    add(f"digit_images {label}", bad, labels_for, 40, expect=error("digit_images"))
+for label, bad in [("float", digit_labels.float()), ("5 for 6 images", digit_labels[:5]),
+                   ("value 10", with_value(digit_labels, 10))]:
+    add(f"digit_labels {label}", digits, bad, 40, expect=error("digit_labels"))
+for label, bad in pick(bad_ints(28), "29.0", "27"):
+    add(f"size={label}", digits, digit_labels, bad, expect=error("size"))
+for name, label, bad in [("max_digits", "0", 0), ("max_digits", "True", True), ("tries", "0", 0)]:
+    add(f"{name}={label}", digits, digit_labels, 40, **{name: bad}, expect=error(name))
+add("generator a str", digits, digit_labels, 40, generator="0", expect=error("generator"))
+add("uint8 labels", digits, digit_labels.to(torch.uint8), 40,
+    expect=equals(same_call(digits, digit_labels, 40)))
+add("non-contiguous images", strided(digits), digit_labels, 40,
+    expect=equals(same_call(digits, digit_labels, 40)))
+
+add = cases_for("scenes.MNISTScenes")
+pool = (digits, digit_labels)
+
+
+def scenes_made(dataset):
+    return dataset.images, dataset.semantic, dataset.instances
+
+
+for label, bad in bad_ints(1):
+    add(f"count={label}", bad, digits_pool=pool, expect=error("count"))
+add("size=27", 2, size=27, digits_pool=pool, expect=error("size"))
+add("max_digits=0", 2, max_digits=0, digits_pool=pool, expect=error("max_digits"))
+for label, bad in pick(bad_ints(0), "True", "-1"):
+    add(f"seed={label}", 2, seed=bad, digits_pool=pool, expect=error("seed"))
+add("train='no'", 2, train="no", size=40, digits_pool=pool, expect=error("train"))
+for label, bad in [("one tensor", digits), ("float labels", (digits, digit_labels.float()))]:
+    add(f"digits_pool {label}", 2, size=40, digits_pool=bad, expect=error("digits_pool"))
+add("count a NumPy int", np.int64(2), size=40, digits_pool=pool,
+    expect=equals(same_call(2, size=40, digits_pool=pool), post=scenes_made))
+add("uint8 labels in the pool", 2, size=40, digits_pool=(digits, digit_labels.to(torch.uint8)),
+    expect=equals(same_call(2, size=40, digits_pool=pool), post=scenes_made))
+
+cases_for("scenes.Digit")("a record", 3, 1, 2, (10, 11, 20, 21),
+                          expect=equals(3, post=lambda digit: digit.label))
+
+# ======================================================================== setup
+
+add = cases_for("setup.get_device")
+for label, bad in [("'gpu'", "gpu"), ("1", 1)]:
+    add(f"prefer={label}", bad, expect=error("prefer"))
+add("prefer 'cpu'", "cpu", expect=equals(torch.device("cpu")))
+add = cases_for("setup.seed_everything")
+for label, bad in bad_ints(0, full=True) + [("2**32", 2**32)]:
+    add(f"seed={label}", bad, expect=error("seed"))
+add("seed a NumPy int", np.int64(7), expect=equals(7, post=lambda _: torch.initial_seed()))
+add = cases_for("setup.fast_mode")
+add("COURSEKIT_FAST=maybe", env={"COURSEKIT_FAST": "maybe"}, expect=error("COURSEKIT_FAST"))
+add("COURSEKIT_FAST=1", env={"COURSEKIT_FAST": "1"}, expect=equals(True))
+add = cases_for("setup.budget")
+add("fast mode", full=10, fast=1, env={"COURSEKIT_FAST": "1"}, expect=equals(1))
+add("full mode", full=10, fast=1, env={"COURSEKIT_FAST": "0"}, expect=equals(10))
+add("COURSEKIT_FAST=maybe", full=10, fast=1, env={"COURSEKIT_FAST": "maybe"},
+    expect=error("COURSEKIT_FAST"))
+add = cases_for("setup.data_root")
+add("COURSEKIT_DATA=~/d", env={"COURSEKIT_DATA": "~/d"}, expect=equals(Path.home() / "d"))
+cases_for("setup.in_colab")("here", expect=equals(False))
+add = cases_for("setup.describe_device")
+for label, bad in [("None", None), ("3", 3)]:
+    add(f"device {label}", bad, expect=error("device"))
+add("cpu", torch.device("cpu"), expect=equals(True, post=lambda text: text.startswith("cpu (")))
+add = cases_for("setup.start")
+add("seed=-1", -1, "cpu", expect=error("seed"))
+add("prefer 'gpu'", 0, "gpu", expect=error("prefer"))
+add("seed 0 on the CPU", 0, "cpu", expect=equals(torch.device("cpu")))
+
+# ======================================================================== train
+#
+# A fixed model and lr 0: the weights do not move, so the accuracy that fit, evaluate and
+# train_one_epoch report can be counted by hand.
+
+cls_images, cls_labels = rand(6, 1, 2, 2), randint(3, 6)
+classifier_weights = (randn(3, 4), randn(3))
+
+
+def classifier():
+    model = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
+    with torch.no_grad():
+        model[1].weight.copy_(classifier_weights[0])
+        model[1].bias.copy_(classifier_weights[1])
+    return model
+
+
+cls_logits = classifier()(cls_images).detach()
+cls_accuracy = (cls_logits.argmax(1) == cls_labels).float().mean().item()
+seg_logits = seg3()(seg_images).detach()
+valid = seg_ignored != 255
+seg_accuracy = ((seg_logits.argmax(1) == seg_ignored) & valid).sum().item() / valid.sum().item()
+bin_accuracy = (bin_pred == bin_labels).float().mean().item()
+
+
+def nan_model():
+    model = fixed_conv(1, 3, seed=3)()
+    with torch.no_grad():
+        model.bias[0] = math.nan
+    return model
+
+
+def bce(logits, labels):
+    return F.binary_cross_entropy_with_logits(logits, labels.reshape(logits.shape).float())
+
+
+MODELS = {"classify": (classifier, in_batches(cls_images[:4], cls_labels[:4])
+                       + [(cls_images[4:], cls_labels[4:])]),
+          "segment": (seg3, in_batches(seg_images, seg_ignored)),
+          "binary": (seg1, in_batches(seg_images, bin_labels)),
+          "nan": (nan_model, in_batches(seg_images, seg_labels))}
+
+
+def trainer(function, kind="classify", **changes):
+    """build(kit) -> (args, kwargs) for train.fit, train_one_epoch or evaluate, on a fixed
+    model (MODELS[kind]) with SGD at lr 0; ``changes`` replace or add arguments."""
+    make_model, data = MODELS[kind]
+
+    def build(kit):
+        model = make_model()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+        if function == "fit":
+            names = ("model", "train_loader", "optimizer", "epochs", "device")
+            values = dict(model=model, train_loader=data, optimizer=optimizer, epochs=1,
+                          device="cpu")
+        elif function == "train_one_epoch":
+            names = ("model", "loader", "loss_fn", "optimizer", "device")
+            values = dict(model=model, loader=data, loss_fn=nn.CrossEntropyLoss(),
+                          optimizer=optimizer, device="cpu")
+        else:
+            names = ("model", "loader", "device")
+            values = dict(model=model, loader=data, device="cpu")
+        values.update(changes)
+        return tuple(values.pop(n) for n in names), values
+
+    return build
+
+
+def figures(history):
+    """A history without its timings."""
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
+
+
+ignore_loss = nn.CrossEntropyLoss(ignore_index=255)
+add = cases_for("train.fit")
+for label, bad in bad_ints(1) + [("None", None)]:
+    add(f"epochs={label}", build=trainer("fit", epochs=bad), expect=error("epochs"))
+add("empty train_loader", build=trainer("fit", train_loader=[]), expect=error("train_loader"))
+add("empty test_loader", build=trainer("fit", test_loader=[]), expect=error("test_loader"))
+for label, bad in bad_numbers(low=0, open_low=True):
+    add(f"clip_grad_norm={label}", build=trainer("fit", clip_grad_norm=bad),
+        expect=error("clip_grad_norm"))
+add("resume without checkpoint", build=trainer("fit", resume=True),
+    expect=error("resume", "checkpoint"))
+add("checkpoint=3", build=trainer("fit", checkpoint=3), expect=error("checkpoint"))
+for label, bad in pick(bad_ints(1), "True", "0"):
+    add(f"stop_epoch={label}", build=trainer("fit", stop_epoch=bad), expect=error("stop_epoch"))
+for name, (label, bad) in zip(("amp", "log"), bad_flags(), strict=True):
+    add(f"{name}={label}", build=trainer("fit", **{name: bad}), expect=error(name))
+add("model None", build=trainer("fit", model=None), expect=error("model"))
+add("optimizer None", build=trainer("fit", optimizer=None), expect=error("optimizer"))
+add("device 'gpu'", build=trainer("fit", device="gpu"), expect=error("device"))
+add("loss becomes NaN", build=trainer("fit", "nan"), expect=error(   # which epoch, which batch
+    "epoch", also=("FloatingPointError", "RuntimeError"), says=(r"epoch \d", r"batch \d")))
+add("epochs a NumPy int", build=trainer("fit", epochs=np.int64(1)),
+    expect=equals(same_call(build=trainer("fit")), post=figures))
+add("uint8 labels", build=trainer("fit", train_loader=in_batches(cls_images, cls_labels.to(
+    torch.uint8))), expect=equals(same_call(build=trainer("fit", train_loader=in_batches(
+        cls_images, cls_labels))), post=figures))
+add("ignored pixels: accuracy over labelled ones", build=trainer(
+    "fit", "segment", loss_fn=ignore_loss), expect=equals(seg_accuracy,
+                                                          post=lambda h: h[-1]["accuracy"]))
+add("ignored pixels: held-out accuracy", build=trainer(
+    "fit", "segment", loss_fn=ignore_loss, test_loader=in_batches(seg_images, seg_ignored)),
+    expect=equals(seg_accuracy, post=lambda h: h[-1]["test_accuracy"]))
+add("binary model (N, 1, H, W), labels (N, 1, H, W)", build=trainer(
+    "fit", "binary", train_loader=in_batches(seg_images, bin_labels[:, None]), loss_fn=bce),
+    expect=equals(bin_accuracy, post=lambda h: h[-1]["accuracy"]))
+
+add = cases_for("train.train_one_epoch")
+add("empty loader", build=trainer("train_one_epoch", loader=[]), expect=error("loader"))
+add("model None", build=trainer("train_one_epoch", model=None), expect=error("model"))
+add("loss_fn None", build=trainer("train_one_epoch", loss_fn=None), expect=error("loss_fn"))
+add("clip_grad_norm=0", build=trainer("train_one_epoch", clip_grad_norm=0),
+    expect=error("clip_grad_norm"))
+add("amp=1", build=trainer("train_one_epoch", amp=1), expect=error("amp"))
+add("device 'gpu'", build=trainer("train_one_epoch", device="gpu"), expect=error("device"))
+add("classifier accuracy", build=trainer("train_one_epoch", loader=in_batches(
+    cls_images, cls_labels)), expect=equals(cls_accuracy, post=lambda r: r["accuracy"]))
+add("uint8 labels", build=trainer("train_one_epoch", loader=in_batches(
+    cls_images, cls_labels.to(torch.uint8))), expect=equals(cls_accuracy,
+                                                            post=lambda r: r["accuracy"]))
+add("ignored pixels (loss_fn's ignore_index)", build=trainer(
+    "train_one_epoch", "segment", loss_fn=ignore_loss),
+    expect=equals(seg_accuracy, post=lambda r: r["accuracy"]))
+add("binary model (N, 1, H, W)", build=trainer(
+    "train_one_epoch", "binary", loader=in_batches(seg_images, bin_labels[:, None]),
+    loss_fn=bce), expect=equals(bin_accuracy, post=lambda r: r["accuracy"]))
+
+add = cases_for("train.evaluate")
+add("empty loader", build=trainer("evaluate", loader=[]), expect=error("loader"))
+add("loader None", build=trainer("evaluate", loader=None), expect=error("loader"))
+add("model None", build=trainer("evaluate", model=None), expect=error("model"))
+add("device 'gpu'", build=trainer("evaluate", device="gpu"), expect=error("device"))
+add("amp=1", build=trainer("evaluate", amp=1), expect=error("amp"))
+add("ignore_index True", build=trainer("evaluate", "segment", ignore_index=True),
+    expect=error("ignore_index"))
+add("classifier accuracy and loss", build=trainer(
+    "evaluate", loader=in_batches(cls_images, cls_labels), loss_fn=nn.CrossEntropyLoss()),
+    expect=equals({"accuracy": cls_accuracy, "loss": F.cross_entropy(cls_logits, cls_labels)}))
+add("uint8 labels", build=trainer("evaluate", loader=in_batches(
+    cls_images, cls_labels.to(torch.uint8)), loss_fn=nn.CrossEntropyLoss()),
+    expect=equals({"accuracy": cls_accuracy, "loss": F.cross_entropy(cls_logits, cls_labels)}))
+add("ignored pixels (loss_fn's ignore_index): accuracy and loss", build=trainer(
+    "evaluate", "segment", loss_fn=ignore_loss), expect=equals({
+        "accuracy": seg_accuracy,
+        "loss": F.cross_entropy(seg_logits, seg_ignored, ignore_index=255)}))
+add("ignored pixels (ignore_index=255)", build=trainer("evaluate", "segment", ignore_index=255),
+    expect=equals(seg_accuracy, post=lambda r: r["accuracy"]))
+add("binary model (N, 1, H, W), labels (N, H, W)", build=trainer("evaluate", "binary"),
+    expect=equals(bin_accuracy, post=lambda r: r["accuracy"]))
+add("binary model, labels (N, 1, H, W)", build=trainer(
+    "evaluate", "binary", loader=in_batches(seg_images, bin_labels[:, None])),
+    expect=equals(bin_accuracy, post=lambda r: r["accuracy"]))
+
+add = cases_for("train.predict")
+for label, bad in pick(bad_ints(1), "True", "0"):
+    add(f"batch_size={label}", Fresh(classifier), cls_images, "cpu", bad,
+        expect=error("batch_size"))
+for label, bad in bad_images(cls_images) + [("empty", cls_images[:0])]:
+    add(f"images {label}", Fresh(classifier), bad, "cpu", expect=error("images"))
+add("model None", None, cls_images, "cpu", expect=error("model"))
+add("device 'gpu'", Fresh(classifier), cls_images, "gpu", expect=error("device"))
+add("batches of 4", Fresh(classifier), cls_images, "cpu", 4, expect=equals(cls_logits))
+add("batch_size a NumPy int", Fresh(classifier), cls_images, "cpu", np.int64(4),
+    expect=equals(cls_logits))
+add("non-contiguous images", Fresh(classifier), strided(cls_images), "cpu",
+    expect=equals(cls_logits))
+
+
+def sgd():
+    return torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=0.1)
+
+
+def rates(scheduler, steps=8):
+    """The learning rate at each of ``steps`` steps."""
+    out = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(steps):
+            out.append(scheduler.get_last_lr()[0])
+            scheduler.optimizer.step()
+            scheduler.step()
+    return out
+
+
+add = cases_for("train.one_cycle")
+add("optimizer None", None, 0.1, 2, 4, expect=error("optimizer"))
+for label, bad in pick(bad_numbers(low=0, open_low=True), "nan", "0"):
+    add(f"max_lr={label}", Fresh(sgd), bad, 2, 4, expect=error("max_lr"))
+for name, position in [("epochs", 2), ("steps_per_epoch", 3)]:
+    args = [Fresh(sgd), 0.1, 2, 4]
+    args[position] = 2.0
+    add(f"{name}=2.0", *args, expect=error(name))
+add("1 epoch of 2 steps", Fresh(sgd), 0.1, 1, 2, expect=error("epochs", "steps_per_epoch"))
+for label, bad in pick(bad_numbers(low=0, high=1, open_low=True), "nan", "0", "2"):
+    add(f"pct_start={label}", Fresh(sgd), 0.1, 2, 4, pct_start=bad, expect=error("pct_start"))
+add("epochs a NumPy int", Fresh(sgd), 0.1, np.int64(2), 4,
+    expect=equals(same_call(Fresh(sgd), 0.1, 2, 4), post=rates))
+
+CHECKPOINTS = Path(tempfile.gettempdir()) / f"coursekit-input-cases-{os.getpid()}"
+saved_history = [{"epoch": 1, "loss": 0.5, "accuracy": 0.75}]
+
+
+def checkpoint_path(name):
+    return str(CHECKPOINTS / name)
+
+
+def saver(name, **changes):
+    """build(kit) for save_checkpoint(path, model, optimizer, history)."""
+
+    def build(kit):
+        model = classifier()
+        values = dict(path=checkpoint_path(name), model=model, history=saved_history,
+                      optimizer=torch.optim.SGD(model.parameters(), lr=0.1))
+        values.update(changes)
+        return tuple(values.pop(n) for n in ("path", "model", "optimizer", "history")), values
+
+    return build
+
+
+def loader_of(name, save=True, **changes):
+    """build(kit) for load_checkpoint(path, model, optimizer), after saving a checkpoint
+    with coursekit's own save_checkpoint."""
+
+    def build(kit):
+        if save:
+            kit("train.save_checkpoint")(*saver(name)(kit)[0])
+        model = classifier()
+        values = dict(path=checkpoint_path(name), model=model,
+                      optimizer=torch.optim.SGD(model.parameters(), lr=0.1))
+        values.update(changes)
+        return tuple(values.pop(n) for n in ("path", "model", "optimizer")), values
+
+    return build
+
+
+add = cases_for("train.save_checkpoint")
+for label, bad in [("None", None), ("3", 3)]:
+    add(f"path {label}", build=saver("bad.pt", path=bad), expect=error("path"))
+for name, label, bad in [("model", "None", None), ("optimizer", "None", None),
+                         ("history", "None", None), ("history", "a list of ints", [1, 2])]:
+    add(f"{name} {label}", build=saver("bad.pt", **{name: bad}), expect=error(name))
+add("history saved", build=saver("saved.pt"), expect=equals(
+    saved_history, post=lambda _: torch.load(checkpoint_path("saved.pt"),
+                                             weights_only=True)["history"]))
+add = cases_for("train.load_checkpoint")
+add("no such file", build=loader_of("missing.pt", save=False),
+    expect=error("path", also=("FileNotFoundError",)))
+add("path None", build=loader_of("x.pt", save=False, path=None), expect=error("path"))
+add("model None", build=loader_of("round.pt", model=None), expect=error("model"))
+add("optimizer None", build=loader_of("round.pt", optimizer=None), expect=error("optimizer"))
+add("another architecture", build=loader_of("round.pt", model=nn.Linear(2, 2)),
+    expect=error("model"))
+add("round trip", build=loader_of("round.pt"), expect=equals(saved_history, post=list))
+
+add = cases_for("train.History")
+add("rows", [{"epoch": 1, "loss": 0.5}], expect=equals([{"epoch": 1, "loss": 0.5}]))
+
+add = cases_for("metrics.predicted_classes")
+for label, bad in [("a list", logits.tolist()), ("int64 scores", target),
+                   ("(N,) scores", randn(4))]:
+    add(f"logits {label}", bad, expect=error("logits"))
+add("multiclass: the argmax", logits, expect=equals(logits.argmax(1)))
+add("binary (N, 1, H, W): logit > 0", logits[:, :1], expect=equals((logits[:, 0] > 0).long()))
+add("float16 logits", logits.half(), expect=equals(logits.half().argmax(1)))
+
+add = cases_for("train.count_correct")
+add("logits a list", logits.tolist(), target, expect=error("logits"))
+add("labels a list", logits, target.tolist(), expect=error("labels"))
+add("labels (N, H) for logits (N, C, H, W)", logits, target[:, 0], expect=error("labels"))
+add("multiclass pixels", logits, target,
+    expect=equals((int((logits.argmax(1) == target).sum()), target.numel())))
+add("uint8 labels", logits, target.to(torch.uint8),
+    expect=equals((int((logits.argmax(1) == target).sum()), target.numel())))
+add("ignore_index 255", logits, with_value(target, 255), ignore_index=255,
+    expect=equals((int(((logits.argmax(1) == target) & (with_value(target, 255) != 255)).sum()),
+                   int((with_value(target, 255) != 255).sum()))))
+add("binary model, labels (N, 1, H, W) float", logits[:, :1], (target[:, None] > 0).float(),
+    expect=equals((int(((logits[:, 0] > 0) == (target > 0)).sum()), target.numel())))
+
+rows = [{"epoch": 1, "loss": 0.9, "accuracy": 0.5}, {"epoch": 2, "loss": 0.5, "accuracy": 0.75}]
+add = cases_for("train.History.plot", obj=Call("train.History", rows))
+add("empty history", obj=Call("train.History", []), expect=error("history"))
+add("rows without accuracy", obj=Call("train.History", [{"epoch": 1, "loss": 0.5}]),
+    expect=error("history"))
+add("two epochs: the loss curve", expect=equals(
+    [0.9, 0.5], post=lambda fig: list(fig.axes[0].get_lines()[0].get_ydata())))
+add = cases_for("train.History.best", obj=Call("train.History", rows))
+add("empty history", obj=Call("train.History", []), expect=error("history"))
+for label, bad in [("'nope'", "nope"), ("3", 3)]:
+    add(f"key={label}", bad, expect=error("key"))
+add("key 'accuracy'", "accuracy", expect=equals(rows[1]))
+
+# ========================================================================= unet
+
+for name in ("DoubleConv", "Down"):
+    add = cases_for(f"unet.{name}")
+    for label, bad in bad_ints(1):
+        add(f"in_channels={label}", bad, 4, expect=error("in_channels"))
+    add("out_channels=0", 2, 0, expect=error("out_channels"))
+    add("batch_norm='no'", 2, 4, batch_norm="no", expect=error("batch_norm"))
+    add("NumPy ints", np.int64(2), np.int64(4), expect=equals(same_call(2, 4), post=param_shapes))
+add = cases_for("unet.Up")
+for label, bad in bad_ints(1) + [("3 (odd: the skip has in_channels // 2)", 3)]:
+    add(f"in_channels={label}", bad, 2, expect=error("in_channels"))
+add("out_channels=0", 4, 0, expect=error("out_channels"))
+for label, bad in [("'nearest'", "nearest"), ("None", None)]:
+    add(f"upsampling={label}", 4, 2, upsampling=bad, expect=error("upsampling"))
+add("batch_norm='no'", 4, 2, batch_norm="no", expect=error("batch_norm"))
+add("NumPy ints", np.int64(4), np.int64(2), expect=equals(same_call(4, 2), post=param_shapes))
+xu, skip = randn(1, 4, 2, 2), randn(1, 2, 4, 4)
+add = cases_for("unet.Up.forward", obj=Call("unet.Up", 4, 2).then(eval_mode))
+for label, bad in [("3-D", xu[0]), ("a list", xu.tolist()), ("uint8", xu.abs().to(torch.uint8))]:
+    add(f"x {label}", bad, skip, expect=error("x"))
+for label, bad in [("6x6 for a 2x2 x", randn(1, 2, 6, 6)), ("3 channels for 2",
+                                                            randn(1, 3, 4, 4))]:
+    add(f"skip {label}", xu, bad, expect=error("skip"))
+add("non-contiguous x", strided(xu), skip, expect=equals(same_call(xu, skip)))
+add = cases_for("unet.UNet")
+for name, (label, bad) in zip(("in_channels", "num_classes", "depth", "width"),
+                              bad_ints(1) + [("None", None)], strict=True):
+    add(f"{name}={label}", **{"depth": 1, "width": 2, name: bad}, expect=error(name))
+add("upsampling='nearest'", depth=1, width=2, upsampling="nearest", expect=error("upsampling"))
+add("batch_norm=1", depth=1, width=2, batch_norm=1, expect=error("batch_norm"))
+add("depth a NumPy int", depth=np.int64(2), width=2,
+    expect=equals(same_call(depth=2, width=2), post=param_shapes))
+add("num_classes 1 (binary)", 1, 1, depth=1, width=2, expect=equals(
+    (1, 1, 4, 4), post=lambda m: tuple(m.eval()(torch.zeros(1, 1, 4, 4)).shape)))
+x8 = rand(1, 1, 8, 8)
+add = cases_for("unet.UNet.forward", obj=Call("unet.UNet", depth=2, width=2).then(eval_mode))
+for label, bad in bad_images(x8):
+    add(f"x {label}", bad, expect=error("x"))
+add("x 6x6 (depth 2 needs multiples of 4)", rand(1, 1, 6, 6), expect=error("x"))
+add("x with 3 channels for in_channels 1", rand(1, 3, 8, 8), expect=error("x"))
+add("non-contiguous x", strided(x8), expect=equals(same_call(x8)))
+add("channels_last x", channels_last(x8), expect=equals(same_call(x8)))
+add = cases_for("unet.check_input")
+for label, bad in [("a list", x8.tolist()), ("None", None), ("3-D", x8[0])]:
+    add(f"x {label}", bad, 2, expect=error("x"))
+for label, bad in [("True", True), ("-1", -1)]:
+    add(f"depth={label}", x8, bad, expect=error("depth"))
+add("8x8 at depth 3", x8, 3, expect=equals(None))
+add("depth a NumPy int", x8, np.int64(2), expect=equals(None))
+add = cases_for("unet.count_parameters")
+for label, bad in [("None", None), ("a str", "unet")]:
+    add(f"model {label}", bad, expect=error("model"))
+add("Linear(3, 2)", nn.Linear(3, 2), expect=equals(8))
+frozen = nn.Linear(3, 2)
+frozen.weight.requires_grad_(False)
+add("frozen weight", frozen, expect=equals(2))
+
+# ========================================================================== viz
+
+add = cases_for("viz.show_images")
+pics = rand(3, 1, 4, 4) * 0.8 + 0.1
+pics8 = (pics * 255).to(torch.uint8)                 # 25..230: not the full 0..255 range
+for label, bad in [("None", None), ("an empty list", []), ("an empty tensor", pics[:0]),
+                   ("an image (2, 4, 4)", [rand(2, 4, 4)])]:
+    add(f"images {label}", bad, expect=error("images"))
+add("2 labels for 3 images", pics, ["a", "b"], expect=error("labels"))
+for label, bad in pick(bad_ints(1), "2.0", "0"):
+    add(f"ncols={label}", pics, ncols=bad, expect=error("ncols"))
+add("cmap 'nope'", pics, cmap="nope", expect=error("cmap"))
+add("uint8 tensor, shown as 0..255", pics8, expect=equals(same_call(pics8.float() / 255),
+                                                          post=shown))
+add("uint8 NumPy arrays", list(pics8.numpy()), expect=equals(same_call(pics8.float() / 255),
+                                                             post=shown))
+rgb8 = (rand(2, 3, 4, 4) * 200 + 20).to(torch.uint8)
+add("uint8 RGB tensor", rgb8, expect=equals(same_call(rgb8.float() / 255), post=shown))
+add("non-contiguous tensor", strided(pics), expect=equals(same_call(pics), post=shown))
+add("labels a tensor", pics, torch.tensor([1, 2, 3]), expect=equals(["1", "2", "3"], post=titles))
+
+add = cases_for("viz.show_feature_maps")
+maps = randn(3, 4, 4)
+for label, bad in [("a list", maps.tolist()), ("2-D", maps[0]),
+                   ("4-D with 2 images", maps[None].expand(2, 3, 4, 4)),
+                   ("empty (0, 4, 4)", maps[:0])]:
+    add(f"maps {label}", bad, expect=error("maps"))
+add("ncols=0", maps, ncols=0, expect=error("ncols"))
+add("uint8 maps", maps8 := (rand(3, 4, 4) * 255).to(torch.uint8),
+    expect=equals(same_call(maps8.float()), post=shown))
+add("(1, C, H, W)", maps[None], expect=equals(same_call(maps), post=shown))
+
+add = cases_for("viz.show_conv_step")
+pic, kernel = rand(5, 5), randn(3, 3)
+for label, bad in [("a list", pic.tolist()), ("3-D", pic[None].expand(2, 5, 5))]:
+    add(f"image {label}", bad, kernel, (0, 0), expect=error("image"))
+for label, bad in [("3-D", kernel[None]), ("7x7 on 5x5", randn(7, 7))]:
+    add(f"kernel {label}", pic, bad, (0, 0), expect=error("kernel"))
+for label, bad in [("(3, 0) outside 3x3", (3, 0)), ("(-1, 0)", (-1, 0)), ("None", None)]:
+    add(f"position={label}", pic, kernel, bad, expect=error("position"))
+for label, bad in [("-1", -1), ("True", True)]:
+    add(f"padding={label}", pic, kernel, (0, 0), padding=bad, expect=error("padding"))
+add("position NumPy ints", pic, kernel, (np.int64(1), np.int64(2)),
+    expect=equals(same_call(pic, kernel, (1, 2)), post=titles))
+add("non-contiguous image", strided(pic), kernel, (1, 1),
+    expect=equals(same_call(pic, kernel, (1, 1)), post=titles))
+
+add = cases_for("viz.show_receptive_field")
+pic8 = rand(8, 8)
+for label, bad in [("a list", pic8.tolist()), ("3-D", pic8[None].expand(2, 8, 8))]:
+    add(f"image {label}", bad, stack, (0, 0), expect=error("image"))
+for label, bad in [("None", None), ("[(3,)]", [(3,)])]:
+    add(f"layers {label}", pic8, bad, (0, 0), expect=error("layers"))
+for label, bad in [("(4, 0) outside 4x4", (4, 0)), ("None", None)]:
+    add(f"position={label}", pic8, stack, bad, expect=error("position"))
+add("position NumPy ints", pic8, stack, (np.int64(1), np.int64(2)),
+    expect=equals(same_call(pic8, stack, (1, 2)), post=titles))
+
+add = cases_for("viz.class_colours")
+for label, bad in pick(bad_ints(1), "True", "0") + [("12 (beyond the palette)", 12)]:
+    add(f"num_classes={label}", bad, expect=error("num_classes"))
+add("1 class: black", 1, expect=equals(np.zeros((1, 3))))
+add("num_classes a NumPy int", np.int64(3), expect=equals(same_call(3)))
+
+add = cases_for("viz.mask_overlay")
+ov_image, ov_mask = rand(6, 6), randint(3, 6, 6)
+for label, bad in [("float", ov_mask.float()), ("5x6 for a 6x6 image", ov_mask[:5]),
+                   ("value 3 out of range", with_value(ov_mask, 3))]:
+    add(f"mask {label}", ov_image, bad, 3, expect=error("mask"))
+for label, bad in [("True", True), ("0", 0)]:
+    add(f"num_classes={label}", ov_image, ov_mask, bad, expect=error("num_classes"))
+for label, bad in pick(bad_numbers(low=0, high=1), "nan", "-1", "2"):
+    add(f"alpha={label}", ov_image, ov_mask, 3, alpha=bad, expect=error("alpha"))
+add("image a str", "photo.png", ov_mask, 3, expect=error("image"))
+for label, mask in int_dtypes(ov_mask)[:1] + [("bool", ov_mask.clamp(max=1).bool())]:
+    plain = ov_mask.clamp(max=1) if label == "bool" else ov_mask
+    add(f"{label} mask", ov_image, mask, 3, expect=equals(same_call(ov_image, plain, 3)))
+add("uint8 mask with 255, ignore_index 255", ov_image, with_value(ov_mask, 255).to(torch.uint8),
+    3, ignore_index=255, expect=equals(same_call(ov_image, with_value(ov_mask, 255), 3,
+                                                 ignore_index=255)))
+ov_rgb8 = (rand(3, 6, 6) * 200 + 20).to(torch.uint8)
+add("uint8 RGB image, as 0..255", ov_rgb8, ov_mask, 3,
+    expect=equals(same_call(ov_rgb8.float() / 255, ov_mask, 3)))
+add("non-contiguous image", strided(ov_image), ov_mask, 3,
+    expect=equals(same_call(ov_image, ov_mask, 3)))
+
+# figures with masks: a truth whose last row is unlabelled (255) is compared with the same
+# figure of the image without that row: accuracies and IoUs in titles must be the same
+names3 = ("background", "a", "b")
+fig_images, fig_truth, fig_pred = rand(2, 1, 4, 4), randint(3, 2, 4, 4), randint(3, 2, 4, 4)
+fig_ignored = fig_truth.clone()
+fig_ignored[:, -1] = 255
+
+add = cases_for("viz.show_segmentation")
+for label, bad in [("an empty list", []), ("None", None)]:
+    add(f"images {label}", bad, [] if bad == [] else fig_truth, class_names=names3,
+        expect=error("images"))
+add("1 truth for 2 images", fig_images, fig_truth[:1], class_names=names3,
+    expect=error("truths"))
+add("1 prediction for 2 images", fig_images, fig_truth, fig_pred[:1], class_names=names3,
+    expect=error("predictions"))
+add("class_names None", fig_images, fig_truth, expect=error("class_names"))
+add("float truths", fig_images, fig_truth.float(), class_names=names3, expect=error("truths"))
+add("3 titles for 2 rows", fig_images, fig_truth, class_names=names3, titles=["a", "b", "c"],
+    expect=error("titles"))
+add("panel=0", fig_images, fig_truth, class_names=names3, panel=0, expect=error("panel"))
+add("uint8 masks", fig_images, fig_truth.to(torch.uint8), fig_pred.to(torch.uint8),
+    class_names=names3, expect=equals(same_call(fig_images, fig_truth, fig_pred,
+                                                class_names=names3), post=shown))
+add("uint8 images, as 0..255", fig8 := (fig_images * 255).to(torch.uint8), fig_truth,
+    class_names=names3, expect=equals(same_call(fig8.float() / 255, fig_truth,
+                                                class_names=names3), post=shown))
+add("ignore_index 255: accuracy over labelled pixels", fig_images, fig_ignored, fig_pred,
+    class_names=names3, ignore_index=255, expect=equals(same_call(
+        fig_images[..., :-1, :], fig_truth[:, :-1], fig_pred[:, :-1], class_names=names3),
+        post=titles))
+
+add = cases_for("viz.show_class_errors")
+t0, p0 = fig_truth[0], fig_pred[0]
+add("shapes (4, 4) and (4, 3)", t0, p0[:, :3], names3, expect=error("prediction", "truth"))
+add("float prediction", t0, p0.float(), names3, expect=error("prediction"))
+for label, bad in [("[5] (3 classes)", [5]), ("an int", 1)]:
+    add(f"classes={label}", t0, p0, names3, classes=bad, expect=error("classes"))
+add("truth 255 without ignore_index", fig_ignored[0], p0, names3, expect=error("truth"))
+add("ignore_index 255: IoU over labelled pixels", fig_ignored[0], p0, names3, ignore_index=255,
+    classes=[1, 2], expect=equals(same_call(t0[:-1], p0[:-1], names3, classes=[1, 2]),
+                                  post=titles))
+for label, (t, p) in [("uint8", (t0.to(torch.uint8), p0.to(torch.uint8))),
+                      ("bool", (t0.clamp(max=1).bool(), p0.clamp(max=1).bool()))]:
+    plain = (t0.clamp(max=1), p0.clamp(max=1)) if label == "bool" else (t0, p0)
+    add(f"{label} masks", t, p, names3, expect=equals(same_call(*plain, names3), post=titles))
+
+add = cases_for("viz.show_predictions")
+add("predictions a tensor", fig_images[0], t0, p0, names3, expect=error("predictions"))
+add("float truth", fig_images[0], t0.float(), {"net": p0}, names3, expect=error("truth"))
+add("prediction (4, 3) for a (4, 4) truth", fig_images[0], t0, {"net": p0[:, :3]}, names3,
+    expect=error("predictions"))
+add("class_names None", fig_images[0], t0, {"net": p0}, None, expect=error("class_names"))
+add("truth 255 without ignore_index", fig_images[0], fig_ignored[0], {"net": p0}, names3,
+    expect=error("truth"))
+add("ignore_index 255: accuracy and IoU over labelled pixels", fig_images[0], fig_ignored[0],
+    {"net": p0}, names3, ignore_index=255, expect=equals(same_call(
+        fig_images[0][..., :-1, :], t0[:-1], {"net": p0[:-1]}, names3), post=titles))
+add("uint8 masks", fig_images[0], t0.to(torch.uint8), {"net": p0.to(torch.uint8)}, names3,
+    expect=equals(same_call(fig_images[0], t0, {"net": p0}, names3), post=titles))
+add("uint8 image, as 0..255", fig8[0], t0, {"net": p0}, names3,
+    expect=equals(same_call(fig8[0].float() / 255, t0, {"net": p0}, names3), post=shown))
+
+add = cases_for("viz.show_history")
+for label, bad in [("[]", []), ("None", None), ("rows without epoch", [{"loss": 1.0}]),
+                   ("rows without accuracy", [{"epoch": 1, "loss": 1.0}])]:
+    add(f"history {label}", bad, expect=error("history"))
+add("two epochs: the loss curve", rows, expect=equals(
+    [0.9, 0.5], post=lambda fig: list(fig.axes[0].get_lines()[0].get_ydata())))
+
+add = cases_for("viz.show_confusion_matrix")
+names21 = [str(c) for c in range(21)]
+labels21, guesses21 = randint(21, 60), randint(21, 60)
+
+
+def sk_shares(guesses, labels, num_classes):
+    """scikit-learn's confusion matrix, each row divided by its sum (0 for an empty row)."""
+
+    def make():
+        from sklearn.metrics import confusion_matrix
+
+        counts = confusion_matrix(labels.numpy(), guesses.numpy(), labels=range(num_classes))
+        return counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+
+    return Fresh(make)
+
+
+add("float predicted (scores)", rand(6, 3), cls_labels, names3, expect=error("predicted"))
+add("5 predicted for 6 targets", cls_labels[:5], cls_labels, names3,
+    expect=error("predicted", "target"))
+add("a class beyond class_names", with_value(cls_labels, 3), cls_labels, names3,
+    expect=error("predicted"))
+add("class_names None", cls_labels, cls_labels, None, expect=error("class_names"))
+add("normalize='no'", cls_labels, cls_labels, names3, normalize="no", expect=error("normalize"))
+for label, (p, t) in [("uint8", (guesses21.to(torch.uint8), labels21.to(torch.uint8))),
+                      ("NumPy uint8", (guesses21.to(torch.uint8).numpy(),
+                                       labels21.to(torch.uint8).numpy())),
+                      ("lists", (guesses21.tolist(), labels21.tolist()))]:
+    add(f"{label} labels, 21 classes", p, t, names21,
+        expect=equals(sk_shares(guesses21, labels21, 21), post=first_matrix))
+add("bool labels, 2 classes", btarget.flatten().flip(0).bool(), btarget.flatten().bool(),
+    ["no", "yes"], expect=equals(sk_shares(btarget.flatten().flip(0), btarget.flatten(), 2),
+                                 post=first_matrix))
+
+add = cases_for("viz.show_misclassified")
+mis_images = rand(6, 1, 4, 4) * 0.8 + 0.1
+mis_pred = (cls_labels + 1) % 3                       # every one wrong
+for label, bad in bad_ints(1):
+    add(f"n={label}", mis_images, mis_pred, cls_labels, names3, n=bad, expect=error("n"))
+add("ncols=0", mis_images, mis_pred, cls_labels, names3, ncols=0, expect=error("ncols"))
+add("float predicted", mis_images, mis_pred.float(), cls_labels, names3,
+    expect=error("predicted"))
+add("5 predicted for 6 targets", mis_images, mis_pred[:5], cls_labels, names3,
+    expect=error("predicted", "target"))
+add("every prediction right", mis_images, cls_labels, cls_labels, names3,
+    expect=error("predicted"))
+add("uint8 images, as 0..255", mis8 := (mis_images * 255).to(torch.uint8), mis_pred, cls_labels,
+    names3, expect=equals(same_call(mis8.float() / 255, mis_pred, cls_labels, names3),
+                          post=shown))
+add("uint8 labels", mis_images, mis_pred.to(torch.uint8), cls_labels.to(torch.uint8), names3,
+    expect=equals(same_call(mis_images, mis_pred, cls_labels, names3), post=titles))
+
+# ====================================================================== widgets
+
+add = cases_for("widgets.named_kernel")
+for label, bad in [("'blur'", "blur"), ("None", None)]:
+    add(f"name={label}", bad, expect=error("name", "kernel"))
+sobel_x = torch.tensor([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]])
+add("'Sobel_X'", "Sobel_X", expect=equals(sobel_x))
+add = cases_for("widgets.parse_kernel")
+for label, bad in [("3 numbers", "1 2 3"), ("words", "a b c d e f g h i"), ("None", None),
+                   ("a NaN", "1 1 1 1 nan 1 1 1 1")]:
+    add(f"text {label}", bad, expect=error("text", "kernel"))
+add("commas and semicolons", "-1,0,1; -2,0,2; -1,0,1", expect=equals(sobel_x))
+add = cases_for("widgets.sample_image")
+for label, bad in [("'dog'", "dog"), ("None", None)]:
+    add(f"name={label}", bad, expect=error("name", "image"))
+for label, bad in pick(bad_ints(3), "4.0", "2") + [("(28,)", (28,))]:
+    add(f"size={label}", "square", bad, expect=error("size"))
+add("size a NumPy int", "checkerboard", np.int64(14), expect=equals(same_call("checkerboard", 14)))
+add("'Gradient', (3, 5)", "Gradient", (3, 5), expect=equals(
+    torch.tensor([0, 0.25, 0.5, 0.75, 1.0]).expand(3, 5)))
+
+
+def draw_nothing(i):
+    return None
+
+
+def new_figure():
+    import matplotlib.pyplot as plt
+
+    return plt.figure(figsize=(1, 1))
+
+
+add = cases_for("widgets.replay_html")
+add("fig None", None, draw_nothing, 2, "c", expect=error("fig"))
+add("draw None", Fresh(new_figure), None, 2, "c", expect=error("draw"))
+for label, bad in pick(bad_ints(1), "True", "0"):
+    add(f"n_frames={label}", Fresh(new_figure), draw_nothing, bad, "c", expect=error("n_frames"))
+add("one frame", Fresh(new_figure), draw_nothing, 1, "a caption",
+    expect=equals(True, post=lambda html: "coursekit-replay" in html and "a caption" in html))
+
+user_image = rand(7, 7)
+bad_user_images = [("a list", user_image.tolist()), ("2x2", user_image[:2, :2]),
+                   ("2 channels", user_image[None].expand(2, 7, 7))]
+for name in ("ConvExplorer", "conv_explorer"):     # the class, and the function making one
+    add = cases_for(f"widgets.{name}")
+    for label, bad in bad_user_images if name == "ConvExplorer" else bad_user_images[:1]:
+        add(f"image {label}", bad, expect=error("image"))
+    add("kernel='blur'", user_image, "blur", expect=error("kernel"))
+    add("image (1, 1, H, W)", user_image[None, None], expect=equals(
+        F.conv2d(user_image[None, None], sobel_x[None, None])[0, 0],
+        post=lambda explorer: explorer.feature_map))
+add = cases_for("widgets.ConvExplorer.replay", obj=Call("widgets.ConvExplorer", user_image))
+for label, bad in pick(bad_ints(1), "True", "0"):
+    add(f"n_frames={label}", bad, expect=error("n_frames"))
+add("2 frames", 2, expect=equals(True, post=lambda html: "coursekit-replay" in html))
+
+add = cases_for("widgets.layer_stack")
+for label, bad in bad_ints(0):
+    add(f"convs_per_block={label}", bad, 1, expect=error("convs_per_block"))
+add("poolings=-1", 2, -1, expect=error("poolings"))
+add("2 convs, 1 pooling", 2, 1, expect=equals([(3, 1, 1), (3, 1, 1), (2, 2, 0)]))
+add("NumPy ints", np.int64(1), np.int64(0), expect=equals([(3, 1, 1)]))
+add = cases_for("widgets.describe_stack")
+for label, bad in [("None", None), ("an int", 5), ("a layer of 4 numbers", [(3, 1, 1, 1)])]:
+    add(f"layers {label}", bad, expect=error("layers"))
+add("(kernel_size, stride) pairs, as conv takes", [(3, 1)], expect=equals("conv3x3"))
+add("conv and pool", [(3, 1, 1), (2, 2, 0)], expect=equals("conv3x3 pool2x2"))
+add("no layers", [], expect=equals("no layers"))
+
+for name in ("ReceptiveFieldViewer", "receptive_field_viewer"):
+    add = cases_for(f"widgets.{name}")
+    for label, bad in bad_user_images if name == "ReceptiveFieldViewer" else bad_user_images[:1]:
+        add(f"image {label}", bad, expect=error("image"))
+    add("image (1, H, W)", user_image[None], expect=equals(
+        same_call(user_image), post=lambda viewer: (viewer.layers, viewer.position,
+                                                    viewer.region)))
+add = cases_for("widgets.ReceptiveFieldViewer.replay",
+                obj=Call("widgets.ReceptiveFieldViewer", rand(12, 12)))
+add("the replay", expect=equals(True, post=lambda html: "coursekit-table" in html))
+
+# =========================================================== prediction_browser
+
+def make_frames():
+    Frame = resolve("prediction_browser.Frame")
+    return [Frame(fig_images[i], fig_truth[i], {"net": fig_pred[i]}, f"frame {i}")
+            for i in range(2)]
+
+
+cases_for("prediction_browser.Frame")("a record", fig_images[0], t0, {"net": p0}, "f",
+                                      expect=equals("f", post=lambda frame: frame.title))
+add = cases_for("prediction_browser.PredictionBrowser")
+for label, bad in [("[]", []), ("None", None), ("[1, 2]", [1, 2]), ("5", 5)]:
+    add(f"frames {label}", bad, names3, expect=error("frames"))
+add("class_names None", Fresh(make_frames), None, expect=error("class_names"))
+browser = Call("prediction_browser.PredictionBrowser", Fresh(make_frames), names3)
+add = cases_for("prediction_browser.PredictionBrowser.draw", obj=browser)
+for label, bad in [("5 (2 frames)", 5), ("True", True), ("1.0", 1.0), ("a str", "0")]:
+    add(f"index={label}", bad, expect=error("index"))
+add("index a NumPy int", np.int64(1), expect=equals(same_call(1), post=titles))
+add = cases_for("prediction_browser.PredictionBrowser.replay", obj=browser)
+add("two frames", expect=equals(True, post=lambda html: "coursekit-replay" in html))
+
+# ====================================================================== grading (light)
+
+cases_for("grading.describe")("a tensor and a keyword", "f", torch.zeros(2, 3), k=1,
+                              expect=equals("f(a tensor of shape (2, 3), k=1)"))
+cases_for("grading.call")("an answer", lambda a: a + 1, "f", 1, expect=equals(2))
+cases_for("grading.expect_equal")("equal ints", 3, 3, "x", expect=equals(None))
+cases_for("grading.expect_tensor")("equal tensors", torch.ones(2), torch.ones(2), "x",
+                                   expect=equals(None))
+
+
+def refused_inside(context):
+    with context:
+        try:
+            torch.conv2d(torch.zeros(1, 1, 3, 3), torch.zeros(1, 1, 1, 1))
+        except AssertionError as refusal:
+            return type(refusal).__name__
+    return "allowed"
+
+
+cases_for("grading.forbidden")("conv2d", "conv2d",
+                               expect=equals("ForbiddenCall", post=refused_inside))
+
+_ids = [case.id for case in CASES]
+assert len(_ids) == len(set(_ids)), "duplicate case ids"
+
+# ===================================================================== running one case
+
+CLEAR, DEEP, SILENT, RIGHT, HANG, BROKEN = ("clear error", "deep error", "silent wrong",
+                                            "handled right", "hang", "broken case")
+CATEGORIES = (CLEAR, DEEP, SILENT, RIGHT, HANG, BROKEN)
+
+
+@dataclass
+class Outcome:
+    category: str
+    passed: bool
+    detail: str = ""
+
+
+class _Broken(Exception):
+    """The table itself failed (a Fresh value or a reference), not coursekit."""
+
+
+class _Timeout(BaseException):
+    """Raised by the alarm; a BaseException, so that ``except Exception`` lets it through."""
+
+
+def resolve(path: str):
+    """``"viz.show_images"`` -> the object ``coursekit.viz.show_images``."""
+    module, *names = path.split(".")
+    obj = importlib.import_module(f"coursekit.{module}")
+    for name in names:
+        obj = getattr(obj, name)
+    return obj
+
+
+def _value(value):
+    if isinstance(value, Fresh):
+        try:
+            return value.make()
+        except Exception as failure:
+            raise _Broken(f"making an input failed: {type(failure).__name__}: {failure}") from None
+    if isinstance(value, Call):
+        result = resolve(value.target)(*[_value(a) for a in value.args],
+                                       **{k: _value(v) for k, v in value.kwargs.items()})
+        return value.after(result) if value.after is not None else result
+    return value
+
+
+def _call(case, args, kwargs, build):
+    """(object or None, result) of calling the case's callable."""
+    torch.manual_seed(0)
+    if build is not None:
+        args, kwargs = build(resolve)
+    args = [_value(a) for a in args]
+    kwargs = {k: _value(v) for k, v in kwargs.items()}
+    if case.obj is not None:
+        obj = _value(case.obj)
+        method = case.target.rsplit(".", 1)[1]
+        function = obj if method in ("forward", "__call__") else getattr(obj, method)
+        return obj, function(*args, **kwargs)
+    return None, resolve(case.target)(*args, **kwargs)
+
+
+def _raise_site(failure) -> tuple[str, int, str]:
+    tb = failure.__traceback__
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    filename = tb.tb_frame.f_code.co_filename
+    return filename, tb.tb_lineno, linecache.getline(filename, tb.tb_lineno).strip()
+
+
+def names_argument(message: str, names) -> bool:
+    """Whether ``message`` names one of ``names``: "name: expected ..." (the text before
+    the first colon holds the name, e.g. "images[0]", "tile, overlap"), or starts with it."""
+    head = message.split(":", 1)[0] if ":" in message else ""
+    tokens = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", head)) if len(head) <= 60 else set()
+    return any(name in tokens or re.match(rf"{re.escape(name)}\b", message) for name in names)
+
+
+def _short(value, limit=160) -> str:
+    text = repr(value) if not isinstance(value, torch.Tensor) else (
+        f"tensor{tuple(value.shape)} {str(value.dtype).removeprefix('torch.')} "
+        f"{value.flatten()[:6].tolist()}")
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _classify_failure(failure, expect, kit_dir: Path) -> Outcome:
+    filename, line, text = _raise_site(failure)
+    inside = Path(filename).resolve().is_relative_to(kit_dir) and text.startswith("raise")
+    where = f"{Path(filename).name}:{line}"
+    message = str(failure).split("\n")[0]
+    detail = f"{type(failure).__name__}: {message[:200]} (at {where})"
+    kinds = {c.__name__ for c in type(failure).__mro__}
+    if isinstance(expect, Either):
+        errors = [o for o in expect.options if isinstance(o, Error)]
+        expect = errors[0] if errors else expect.options[0]
+    if isinstance(expect, Error):
+        data = expect.data_missing and "DataNotFoundError" in kinds
+        type_ok = bool(kinds & {"TypeError", "ValueError", *expect.also}) or data
+        named = data or (all(re.search(p, str(failure)) for p in expect.says) if expect.says
+                         else names_argument(message, expect.names))
+        if type_ok and named and inside:
+            return Outcome(CLEAR, True, detail)
+        why = ("not raised by coursekit's own code" if not inside
+               else "wrong exception type" if not type_ok
+               else f"the message does not say {' and '.join(expect.says)}" if expect.says
+               else "the message does not name " + " or ".join(expect.names))
+        return Outcome(DEEP, False, f"{why}: {detail}")
+    if kinds & {"TypeError", "ValueError"} and inside:
+        return Outcome(CLEAR, False, f"refused an input it should accept: {detail}")
+    return Outcome(DEEP, False, f"failed on an input it should accept: {detail}")
+
+
+def same(got, want, atol=1e-5, rtol=1e-4) -> bool:
+    """Equal within tolerance: tensors and arrays by value (NaN equals NaN), numbers,
+    sequences and dicts element by element, anything else by ==."""
+    if isinstance(got, torch.Tensor | np.ndarray) or isinstance(want, torch.Tensor | np.ndarray):
+        try:
+            a = (got.detach().cpu().double().numpy() if isinstance(got, torch.Tensor)
+                 else np.asarray(got, dtype=float))
+            b = (want.detach().cpu().double().numpy() if isinstance(want, torch.Tensor)
+                 else np.asarray(want, dtype=float))
+        except (TypeError, ValueError):
+            return False
+        return a.shape == b.shape and bool(np.allclose(a, b, atol=atol, rtol=rtol,
+                                                       equal_nan=True))
+    if isinstance(want, bool) or isinstance(got, bool):
+        return type(got) is type(want) and got == want
+    if isinstance(want, int | float) and isinstance(got, int | float):
+        if math.isnan(want) or math.isnan(got):
+            return math.isnan(want) and math.isnan(got)
+        return math.isclose(got, want, rel_tol=rtol, abs_tol=atol)
+    if isinstance(want, dict):
+        return (isinstance(got, dict) and set(got) == set(want)
+                and all(same(got[k], want[k], atol, rtol) for k in want))
+    if isinstance(want, list | tuple) and not isinstance(want, str):
+        return (isinstance(got, list | tuple) and len(got) == len(want)
+                and all(same(g, w, atol, rtol) for g, w in zip(got, want, strict=True)))
+    return got == want
+
+
+@contextlib.contextmanager
+def _environment(env):
+    saved = {k: os.environ.get(k) for k in env or {}}
+    os.environ.update(env or {})
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@contextlib.contextmanager
+def _alarm(seconds):
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def ring(signum, frame):
+        raise _Timeout()
+
+    previous = signal.signal(signal.SIGALRM, ring)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _reference(case, expect: Equals):
+    """The value a case must return; a same_call reference runs the case's callable."""
+    reference = expect.reference
+    if isinstance(reference, SameCall):
+        obj, result = _call(case, reference.args, reference.kwargs, reference.build)
+        if expect.post is None:
+            return result
+        return expect.post(obj if expect.of_object else result)
+    try:
+        return _value(reference)
+    except Exception as failure:
+        raise _Broken(f"the reference failed: {type(failure).__name__}: {failure}") from None
+
+
+def run_case(case: Case, timeout: float | None = None) -> Outcome:
+    """Run one case (quietly, with a time limit) and classify what happened."""
+    import coursekit
+
+    kit_dir = Path(coursekit.__file__).resolve().parent
+    expect = case.expect
+    equal = (expect if isinstance(expect, Equals) else next(
+        (o for o in getattr(expect, "options", ()) if isinstance(o, Equals)), None))
+    quiet = io.StringIO()
+    try:
+        with _environment(case.env), _alarm(timeout), warnings.catch_warnings(), \
+                contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
+            warnings.simplefilter("ignore")
+            try:
+                want = _reference(case, equal) if equal is not None else None
+            except _Broken as broken:
+                return Outcome(BROKEN, False, str(broken))
+            except Exception as failure:
+                outcome = _classify_failure(failure, equal, kit_dir)
+                return Outcome(outcome.category, False, "the reference call (same call on plain "
+                               f"inputs) failed: {outcome.detail}")
+            try:
+                obj, result = _call(case, case.args, case.kwargs, case.build)
+            except _Broken as broken:
+                return Outcome(BROKEN, False, str(broken))
+            except Exception as failure:
+                return _classify_failure(failure, expect, kit_dir)
+            if equal is None:
+                return Outcome(SILENT, False, f"returned {_short(result)} instead of an error")
+            try:
+                got = result if equal.post is None else equal.post(
+                    obj if equal.of_object else result)
+            except Exception as failure:   # e.g. a transform built fine that then fails
+                outcome = _classify_failure(failure, equal, kit_dir)
+                return Outcome(outcome.category, False, f"using the result: {outcome.detail}")
+            if same(got, want, equal.atol, equal.rtol):
+                return Outcome(RIGHT, True)
+            return Outcome(SILENT, False, f"returned {_short(got)}, expected {_short(want)}")
+    except _Timeout:
+        return Outcome(HANG, False, f"no answer within {timeout} s")
+    finally:
+        if "matplotlib.pyplot" in sys.modules:
+            sys.modules["matplotlib.pyplot"].close("all")
+
+
+def warm_up() -> dict:
+    """Import what the cases use (so that no case pays for a first import), make the
+    checkpoint folder; returns {module: error text} for coursekit modules that fail to import."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import sklearn.metrics  # noqa: F401
+    import torchmetrics.functional.classification  # noqa: F401
+    import torchvision.models  # noqa: F401
+
+    plt.close(plt.figure())
+    CHECKPOINTS.mkdir(parents=True, exist_ok=True)
+    atexit.register(shutil.rmtree, CHECKPOINTS, ignore_errors=True)
+    failures = {}
+    for module in MODULES:
+        try:
+            importlib.import_module(f"coursekit.{module}")
+        except Exception as failure:
+            failures[module] = f"{type(failure).__name__}: {failure}"
+    return failures
