@@ -853,6 +853,252 @@ add("ignore_index 255", logits, ignored, ignore_index=255, expect=equals(
 add("float16 logits", logits.half(), target, expect=equals(ce + dice, atol=1e-2))
 
 
+# ------------------------------------------------------------------ losses added in chapter 6
+
+
+def overlap_loss(logits, target, mode="multiclass", alpha=0.5, beta=0.5, smooth=1.0,
+                 ignore_index=None):
+    """1 - the Tversky index (tp + smooth) / (tp + alpha fp + beta fn + smooth) per class over
+    the batch, by the formulas of losses.tversky_loss's docstring, in float64: averaged over
+    the classes present (multiclass) or every channel (binary, multilabel). Jaccard is
+    alpha = beta = 1; Dice is alpha = beta = 1/2 with smooth doubled."""
+    z, t = logits.double(), target.long()
+    if mode == "binary":
+        z, t = z.reshape(z.shape[0], 1, -1), t.reshape(t.shape[0], 1, -1)
+    valid = (t != ignore_index) if ignore_index is not None else torch.ones_like(t).bool()
+    if mode == "multiclass":
+        p = z.softmax(dim=1)
+        y = F.one_hot(t.where(valid, 0), z.shape[1]).movedim(-1, 1).double()
+        valid = valid[:, None]
+    else:
+        p, y = torch.sigmoid(z), t.where(valid, 0).double()
+    p, y = p * valid, y * valid
+    dims = [0] + list(range(2, p.dim()))
+    tp, fp, fn = (p * y).sum(dims), (p * (1 - y)).sum(dims), ((1 - p) * y).sum(dims)
+    score = (tp + smooth) / (tp + alpha * fp + beta * fn + smooth)
+    present = y.sum(dims) > 0
+    return 1 - (score[present].mean() if mode == "multiclass" else score.mean())
+
+
+def focal(logits, target, mode="multiclass", gamma=2.0, alpha=None, ignore_index=None):
+    """-alpha_t (1 - p_t)^gamma log p_t over the pixels that count, in float64: multiclass
+    from F.cross_entropy (p_t = exp(-ce)), binary from torchvision's sigmoid_focal_loss."""
+    from torchvision.ops import sigmoid_focal_loss
+
+    z, t = logits.double(), target.long()
+    valid = (t != ignore_index) if ignore_index is not None else torch.ones_like(t).bool()
+    if mode == "binary":
+        t = t.reshape(z.shape)
+        valid = valid.reshape(z.shape)
+        per_pixel = sigmoid_focal_loss(z, t.where(valid, 0).double(), gamma=gamma,
+                                       alpha=-1 if alpha is None else alpha)
+        return per_pixel[valid].mean()
+    ce = F.cross_entropy(z, t.where(valid, 0), reduction="none")
+    weight = 1.0 if alpha is None else alpha.double()[t.where(valid, 0)]
+    return (weight * (1 - torch.exp(-ce)) ** gamma * ce)[valid].mean()
+
+
+def all_ignored(t):
+    return torch.full_like(t, 255)
+
+
+mlogits, mtarget = randn(2, 3, 4, 4), randint(2, 2, 3, 4, 4)     # multilabel: 0/1 per class
+mignored = mtarget.clone()
+mignored[:, :, 0] = 255
+logits2, target2 = randn(2, 2, 4, 4), randint(2, 2, 4, 4)         # two classes: bool targets
+
+for name in ("soft_jaccard_loss", "tversky_loss"):
+    add = cases_for(f"losses.{name}")
+    ab = (1.0, 1.0) if name == "soft_jaccard_loss" else (0.5, 0.5)   # the reference's alpha, beta
+    expected = overlap_loss(logits, target, "multiclass", *ab)
+    for label, bad in bad_images(logits):
+        add(f"logits {label}", bad, target, expect=error("logits"))
+    for label, bad in bad_indices(target, 3):
+        add(f"target {label}", logits, bad, expect=error("target"))
+    add("target 255 without ignore_index", logits, ignored, expect=error("target"))
+    add("mode='multi'", logits, target, mode="multi", expect=error("mode"))
+    for label, bad in bad_numbers(low=0):
+        add(f"smooth={label}", logits, target, smooth=bad, expect=error("smooth"))
+    for label, bad in bad_numbers(low=0, open_low=True):
+        add(f"eps={label}", logits, target, eps=bad, expect=error("eps"))
+    add("ignore_index True", logits, ignored, ignore_index=True, expect=error("ignore_index"))
+    for label, t in int_dtypes(target):
+        add(f"{label} target", logits, t, expect=equals(expected))
+    add("bool target, 2 classes", logits2, target2.bool(),
+        expect=equals(overlap_loss(logits2, target2, "multiclass", *ab)))
+    add("uint8 target, 21 classes", logits21, target21.to(torch.uint8),
+        expect=equals(overlap_loss(logits21, target21, "multiclass", *ab)))
+    add("ignore_index 255", logits, ignored, ignore_index=255,
+        expect=equals(overlap_loss(logits, ignored, "multiclass", *ab, ignore_index=255)))
+    add("every pixel ignored: 0", logits, all_ignored(target), ignore_index=255,
+        expect=equals(0.0))
+    add("empty batch: 0", logits[:0], target[:0], expect=equals(0.0))
+    add("batch of one", logits[:1], target[:1],
+        expect=equals(overlap_loss(logits[:1], target[:1], "multiclass", *ab)))
+    add("float16 logits, sums beyond float16's range", big_logits.half(), big_target,
+        expect=equals(overlap_loss(big_logits.half(), big_target, "multiclass", *ab),
+                      atol=2e-3))
+    add("bfloat16 logits, 131k pixels", big_logits.bfloat16(), big_target,
+        expect=equals(overlap_loss(big_logits.bfloat16(), big_target, "multiclass", *ab),
+                      atol=1e-2))
+    add("non-contiguous logits", strided(logits), target, expect=equals(expected))
+    add("channels_last logits", channels_last(logits), target, expect=equals(expected))
+    add("NaN logits (follow torch: NaN)", with_value(logits, math.nan), target,
+        expect=equals(math.nan))
+    add("binary, bool target", blogits, btarget.bool(), mode="binary",
+        expect=equals(overlap_loss(blogits, btarget, "binary", *ab)))
+    add("binary, target (N, H, W)", blogits, btarget[:, 0], mode="binary",
+        expect=equals(overlap_loss(blogits, btarget, "binary", *ab)))
+    add("binary, ignore_index 255", blogits, bignored, mode="binary", ignore_index=255,
+        expect=equals(overlap_loss(blogits, bignored, "binary", *ab, ignore_index=255)))
+    add("binary, empty mask", blogits, btarget * 0, mode="binary",
+        expect=equals(overlap_loss(blogits, btarget * 0, "binary", *ab)))
+    add("binary, logits (N, 2, H, W)", randn(2, 2, 4, 4), btarget[:, 0], mode="binary",
+        expect=error("logits"))
+    add("binary, target value 2", blogits, with_value(btarget, 2), mode="binary",
+        expect=error("target"))
+    for label, t in int_dtypes(mtarget) + [("float32", mtarget.float())]:
+        add(f"multilabel, {label} target", mlogits, t, mode="multilabel",
+            expect=equals(overlap_loss(mlogits, mtarget, "multilabel", *ab)))
+    add("multilabel, ignore_index 255", mlogits, mignored, mode="multilabel", ignore_index=255,
+        expect=equals(overlap_loss(mlogits, mignored, "multilabel", *ab, ignore_index=255)))
+    add("multilabel, target (N, H, W) class indices", mlogits, target, mode="multilabel",
+        expect=error("target"))
+    add("multilabel, target 0.5", mlogits, mtarget * 0.5, mode="multilabel",
+        expect=error("target"))
+
+add = cases_for("losses.tversky_loss")
+for name in ("alpha", "beta"):
+    for label, bad in bad_numbers(low=0):
+        add(f"{name}={label}", logits, target, **{name: bad}, expect=error(name))
+add("alpha=0, beta=0", logits, target, alpha=0, beta=0, expect=error("alpha", "beta"))
+add("alpha 0.2, beta 0.8", logits, target, alpha=0.2, beta=0.8,
+    expect=equals(overlap_loss(logits, target, "multiclass", 0.2, 0.8)))
+add("alpha = beta = 1/2 is Dice with smooth doubled", logits, target, smooth=0.5,
+    expect=equals(dice_loss(logits, target, smooth=1.0)))
+
+add = cases_for("losses.focal_loss")
+expected = focal(logits, target)
+weight3 = torch.tensor([0.25, 1.0, 2.0])
+for label, bad in bad_images(logits) + [("None", None)]:
+    add(f"logits {label}", bad, target, expect=error("logits"))
+for label, bad in bad_indices(target, 3):
+    add(f"target {label}", logits, bad, expect=error("target"))
+add("target 255 without ignore_index", logits, ignored, expect=error("target"))
+for label, bad in [("'multilabel'", "multilabel"), ("None", None)]:
+    add(f"mode={label}", logits, target, mode=bad, expect=error("mode"))
+for label, bad in bad_numbers(low=0, full=True):
+    add(f"gamma={label}", logits, target, gamma=bad, expect=error("gamma"))
+add("multiclass, alpha 0.25 (a number)", logits, target, alpha=0.25, expect=error("alpha"))
+add("multiclass, alpha of 2 values for 3 classes", logits, target, alpha=torch.ones(2),
+    expect=error("alpha"))
+add("multiclass, alpha -1 for a class", logits, target, alpha=torch.tensor([1.0, -1.0, 1.0]),
+    expect=error("alpha"))
+add("multiclass, alpha per class", logits, target, alpha=weight3,
+    expect=equals(focal(logits, target, alpha=weight3)))
+add("ignore_index True", logits, ignored, ignore_index=True, expect=error("ignore_index"))
+for label, t in int_dtypes(target):
+    add(f"{label} target", logits, t, expect=equals(expected))
+add("bool target, 2 classes", logits2, target2.bool(), expect=equals(focal(logits2, target2)))
+add("uint8 target, 21 classes", logits21, target21.to(torch.uint8),
+    expect=equals(focal(logits21, target21)))
+add("ignore_index 255", logits, ignored, ignore_index=255,
+    expect=equals(focal(logits, ignored, ignore_index=255)))
+add("every pixel ignored: 0", logits, all_ignored(target), ignore_index=255, expect=equals(0.0))
+add("empty batch: 0", logits[:0], target[:0], expect=equals(0.0))
+add("gamma 0 is cross-entropy", logits, target, gamma=0, expect=equals(ce))
+add("gamma a NumPy float", logits, target, gamma=np.float64(2.0), expect=equals(expected))
+add("float16 logits", logits.half(), target, expect=equals(expected, atol=5e-3))
+add("bfloat16 logits", logits.bfloat16(), target, expect=equals(expected, atol=3e-2))
+add("non-contiguous logits", strided(logits), target, expect=equals(expected))
+add("channels_last logits", channels_last(logits), target, expect=equals(expected))
+add("NaN logits (follow torch: NaN)", with_value(logits, math.nan), target,
+    expect=equals(math.nan))
+add("binary, torchvision's alpha 0.25", blogits, btarget, mode="binary", alpha=0.25,
+    expect=equals(focal(blogits, btarget, "binary", alpha=0.25)))
+for label, t in int_dtypes(btarget) + [("float32", btarget.float())]:
+    add(f"binary, {label} target", blogits, t, mode="binary",
+        expect=equals(focal(blogits, btarget, "binary")))
+add("binary, target (N, H, W)", blogits, btarget[:, 0], mode="binary",
+    expect=equals(focal(blogits, btarget, "binary")))
+add("binary, ignore_index 255", blogits, bignored, mode="binary", ignore_index=255,
+    expect=equals(focal(blogits, bignored, "binary", ignore_index=255)))
+for label, bad in bad_numbers(low=0, high=1):
+    add(f"binary, alpha={label}", blogits, btarget, mode="binary", alpha=bad,
+        expect=error("alpha"))
+add("binary, logits (N, 2, H, W)", randn(2, 2, 4, 4), btarget[:, 0], mode="binary",
+    expect=error("logits"))
+add("binary, target value 2", blogits, with_value(btarget, 2), mode="binary",
+    expect=error("target"))
+
+add = cases_for("losses.cross_entropy")
+for label, bad in bad_numbers(low=0, high=1):
+    add(f"label_smoothing={label}", logits, target, label_smoothing=bad,
+        expect=error("label_smoothing"))
+add("label_smoothing 0.1, weight, ignore_index 255", logits, ignored, weight=weight,
+    label_smoothing=0.1, ignore_index=255, expect=equals(F.cross_entropy(
+        logits, ignored, weight=weight, label_smoothing=0.1, ignore_index=255)))
+add("every counted pixel of weight 0: 0", logits, torch.zeros_like(target),
+    weight=torch.tensor([0.0, 1.0, 1.0]), expect=equals(0.0))
+
+add = cases_for("losses.binary_cross_entropy")
+add("pos_weight 3 (a number)", blogits, btarget, pos_weight=3, expect=equals(
+    F.binary_cross_entropy_with_logits(blogits, btarget.float(), pos_weight=torch.tensor([3.0]))))
+add("pos_weight 0", blogits, btarget, pos_weight=0, expect=error("pos_weight"))
+
+
+def weighted(*terms):
+    """build(kit) for losses.WeightedSum from (weight, loss, settings) terms, the loss named
+    'cross_entropy' (a coursekit loss, given its settings by functools.partial) or a torch
+    loss object."""
+    import functools
+
+    def build(kit):
+        return [(w, functools.partial(kit(f"losses.{f}"), **kw) if isinstance(f, str) else f)
+                for w, f, kw in terms], {}
+
+    return build
+
+
+def loss_on_ignored(total):
+    return total(logits, ignored)
+
+
+def loss_on_plain(total):
+    return total(logits, target)
+
+
+def its_ignore_index(total):
+    return total.ignore_index
+
+
+ce_dice_255 = weighted((1.0, "cross_entropy", {"ignore_index": 255}),
+                       (0.5, "soft_dice_loss", {"ignore_index": 255}))
+add = cases_for("losses.WeightedSum")
+add("no terms", expect=error("terms"))
+add("a bare loss function", F.cross_entropy, expect=error("terms"))
+add("(loss, weight), the wrong way round", (F.cross_entropy, 1.0), expect=error("terms"))
+add("a (weight, loss, extra) triple", (1.0, F.cross_entropy, 2), expect=error("terms"))
+for label, bad in bad_numbers(low=0, full=True):
+    add(f"weight {label}", (bad, F.cross_entropy), expect=error("terms"))
+add("terms ignoring 255 and -100", build=weighted((1, "cross_entropy", {"ignore_index": 255}),
+                                                  (1, nn.CrossEntropyLoss(), {})),
+    expect=error("terms"))
+add("cross_entropy + 0.5 soft_dice_loss, ignore_index 255", build=ce_dice_255,
+    expect=equals(F.cross_entropy(logits, ignored, ignore_index=255)
+                  + 0.5 * dice_loss(logits, ignored, ignore_index=255), post=loss_on_ignored))
+add("its ignore_index, for train.fit", build=ce_dice_255, expect=equals(255,
+                                                                        post=its_ignore_index))
+add("a torch loss, weight a NumPy float", (np.float64(0.5), nn.CrossEntropyLoss()),
+    expect=equals(0.5 * ce, post=loss_on_plain))
+add = cases_for("losses.WeightedSum.__call__", obj=Fresh(lambda: resolve("losses.WeightedSum")(
+    (1.0, resolve("losses.cross_entropy")), (0.5, resolve("losses.soft_dice_loss")))))
+add("uint8 target", logits, target.to(torch.uint8), expect=equals(ce + 0.5 * dice))
+add("float target", logits, target.float(), expect=error("target"))
+add("logits a list", logits.tolist(), target, expect=error("logits"))
+add("float16 logits", logits.half(), target, expect=equals(ce + 0.5 * dice, atol=1e-2))
+
+
 def prior(target, num_classes, ignore_index=None):
     """log((count + 1) / (total + num_classes)) per class, counted by hand."""
     t = target.long().flatten()
@@ -1070,6 +1316,362 @@ add("binary model (N, 1, H, W)", Fresh(seg1), in_batches(seg_images, bin_labels)
 add("binary model, targets (N, 1, H, W)", Fresh(seg1),
     in_batches(seg_images, bin_labels[:, None]), 2,
     expect=equals(sk_confusion(bin_pred, bin_labels, 2)))
+
+# ---------------------------------------------- ConfusionMatrix: update, compute, reset
+
+
+def updated(*batches):
+    """after(cm): cm with these (prediction, target) batches counted."""
+
+    def after(cm):
+        for p, t in batches:
+            cm.update(p, t)
+        return cm
+
+    return after
+
+
+add = cases_for("metrics.ConfusionMatrix")
+for label, bad in pick(bad_ints(2), "True", "3.0", "1") + [("None", None)]:
+    add(f"num_classes={label}", bad, expect=error("num_classes"))
+for label, bad in [("True", True), ("a str", "255"), ("255.0", 255.0)]:
+    add(f"ignore_index={label}", 3, ignore_index=bad, expect=error("ignore_index"))
+add("NumPy ints", np.int64(3), ignore_index=np.int64(255),
+    expect=equals((3, 255), post=lambda cm: (cm.num_classes, cm.ignore_index)))
+
+streaming = Call("metrics.ConfusionMatrix", 3, ignore_index=255)
+add = cases_for("metrics.ConfusionMatrix.update", obj=streaming)
+for label, bad in [("float", prediction.float()), ("a list", prediction.tolist()),
+                   ("value 3 on a counted pixel", with_value(prediction, 3, index=5)),
+                   ("logits (N, C, H, W)", logits)]:
+    add(f"prediction {label}", bad, ignored, expect=error("prediction"))
+add("prediction 3 where the target is ignored: not looked at", with_value(prediction, 3),
+    ignored, expect=equals(sk_confusion(prediction, ignored, 3, 255)))
+for label, bad in [("float", ignored.float()), ("value 3", with_value(target, 3)),
+                   ("shape (2, 4, 3)", ignored[..., :3])]:
+    add(f"target {label}", prediction, bad, expect=error("target", "prediction"))
+add("uint8 labels, 255 ignored: the batch's counts", prediction.to(torch.uint8),
+    ignored.to(torch.uint8), expect=equals(sk_confusion(prediction, ignored, 3, 255)))
+add("non-contiguous", strided(prediction), strided(ignored),
+    expect=equals(sk_confusion(prediction, ignored, 3, 255)))
+add("empty batch", prediction[:0], ignored[:0], expect=equals(torch.zeros(3, 3)))
+add("bool labels, 2 classes", btarget.flip(0).bool(), btarget.bool(),
+    obj=Call("metrics.ConfusionMatrix", 2), expect=equals(sk_confusion(btarget.flip(0),
+                                                                        btarget, 2)))
+add = cases_for("metrics.ConfusionMatrix.compute", obj=streaming)
+add("before any update", expect=equals(torch.zeros(3, 3)))
+add("two batches (one uint8) = one call on both", obj=streaming.then(updated(
+    (prediction[:1], ignored[:1]), (prediction[1:].to(torch.uint8), ignored[1:].to(torch.uint8)))),
+    expect=equals(sk_confusion(prediction, ignored, 3, 255)))
+add = cases_for("metrics.ConfusionMatrix.reset", obj=streaming.then(updated((prediction,
+                                                                             ignored))))
+add("after an update", expect=equals(torch.zeros(3, 3), post=lambda cm: cm.compute(),
+                                      of_object=True))
+
+# ---------------------------------------------- scores: accuracy, precision, recall, F1
+
+
+def sk_average(prediction, target, average, which):
+    """scikit-learn's precision (0), recall (1) or F1 (2), with its default labels (the
+    classes that occur) and zero_division=0."""
+
+    def make():
+        from sklearn.metrics import precision_recall_fscore_support
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            scores = precision_recall_fscore_support(
+                target.flatten().numpy(), prediction.flatten().numpy(), average=average,
+                zero_division=0)
+        return float(scores[which])
+
+    return Fresh(make)
+
+
+measured = Call("metrics.confusion_matrix", prediction, target, 3)
+bad_cms = [("all zeros (no pixel counted)", torch.zeros(3, 3, dtype=torch.int64)),
+           ("a list", cm.tolist()), ("2x3", cm[:2]), ("a NumPy array", cm.numpy()),
+           ("a negative count", with_value(cm, -1)), ("a NaN", with_value(cm.double(), math.nan))]
+add = cases_for("metrics.accuracy")
+for label, bad in bad_cms:
+    add(f"cm {label}", bad, expect=error("cm"))
+add("class 2 absent", cm, expect=equals(8 / 11))
+add("float counts", cm.double(), expect=equals(8 / 11))
+add("vs a hand count", measured, expect=equals(Fresh(lambda: float(
+    (prediction == target).double().mean()))))
+for which, name in enumerate(("precision", "recall", "f1_score")):
+    add = cases_for(f"metrics.{name}")
+    for label, bad in bad_cms[:3]:
+        add(f"cm {label}", bad, expect=error("cm"))
+    for label, bad in [("'binary'", "binary"), ("None", None), ("1", 1)]:
+        add(f"average={label}", cm, bad, expect=error("average"))
+    for average in ("macro", "micro", "weighted"):
+        add(f"{average}, vs scikit-learn", measured, average,
+            expect=equals(sk_average(prediction, target, average, which)))
+by_class = {"precision_per_class": [5 / 7, 3 / 4, math.nan],
+            "recall_per_class": [5 / 6, 3 / 5, math.nan],
+            "f1_per_class": [10 / 13, 6 / 9, math.nan]}
+for name, value in by_class.items():
+    add = cases_for(f"metrics.{name}")
+    for label, bad in bad_cms[:3]:
+        add(f"cm {label}", bad, expect=error("cm"))
+    add("class 2 absent: NaN", cm, expect=equals(torch.tensor(value)))
+add = cases_for("metrics.precision_per_class")
+add("class never predicted: 0", torch.tensor([[3, 0], [2, 0]]), expect=equals(
+    torch.tensor([3 / 5, 0.0])))
+
+# ---------------------------------------------- curves
+
+
+prob, ptarget = rand(2, 4, 4), with_value(randint(2, 2, 4, 4), 1)
+pignored = with_value(ptarget, 255, 3)
+
+
+def sk_curve(probability, target, ignore_index=None):
+    def make():
+        from sklearn.metrics import precision_recall_curve
+
+        t, p = target.flatten().long().numpy(), probability.flatten().double().numpy()
+        keep = t != ignore_index if ignore_index is not None else np.ones(t.shape, bool)
+        return precision_recall_curve(t[keep], p[keep])
+
+    return Fresh(make)
+
+
+def tm_curve(probability, target, thresholds):
+    def make():
+        from torchmetrics.functional.classification import binary_precision_recall_curve
+
+        return binary_precision_recall_curve(probability, target, thresholds=thresholds)
+
+    return Fresh(make)
+
+
+for name in ("precision_recall_curve", "best_f1_threshold"):
+    add = cases_for(f"metrics.{name}")
+    for label, bad in [("None", None), ("a list", prob.tolist()), ("uint8", (prob * 255).byte()),
+                       ("NaN", with_value(prob, math.nan)), ("logits", prob * 4 - 2)]:
+        add(f"probability {label}", bad, ptarget, expect=error("probability"))
+    for label, bad in [("float", ptarget.float()), ("value 2", with_value(ptarget, 2)),
+                       ("shape (2, 4, 3)", ptarget[..., :3]),
+                       ("no positive pixel", torch.zeros_like(ptarget)),
+                       ("255 without ignore_index", pignored),
+                       ("empty", ptarget[:0])]:
+        add(f"target {label}", prob if label != "empty" else prob[:0], bad,
+            expect=error("target"))
+    for label, bad in [("1.5 in a list", [0.5, 1.5]), ("1", 1), ("0.5 alone", 0.5),
+                       ("True", True), ("a str", "0.5"), ("[]", []), ("NaN", [math.nan])]:
+        add(f"thresholds {label}", prob, ptarget, thresholds=bad, expect=error("thresholds"))
+    add("ignore_index=True", prob, pignored, ignore_index=True, expect=error("ignore_index"))
+add = cases_for("metrics.precision_recall_curve")
+add("every threshold, vs scikit-learn", prob, ptarget, expect=equals(sk_curve(prob, ptarget)))
+add("bool target", prob, ptarget.bool(), expect=equals(sk_curve(prob, ptarget)))
+add("uint8 target, 255 ignored", prob, pignored.to(torch.uint8), ignore_index=255,
+    expect=equals(sk_curve(prob, pignored, 255)))
+add("float64, non-contiguous", strided(prob.double()), strided(ptarget),
+    expect=equals(sk_curve(prob, ptarget)))
+grid = torch.linspace(0, 1, 5)
+add("5 thresholds, vs torchmetrics", prob, ptarget, thresholds=grid,
+    expect=equals(tm_curve(prob, ptarget, grid)))
+add("thresholds=5 (an int)", prob, ptarget, thresholds=5,
+    expect=equals(tm_curve(prob, ptarget, grid)))
+add = cases_for("metrics.best_f1_threshold")
+small_p, small_t = torch.tensor([0.1, 0.4, 0.35, 0.8]), torch.tensor([0, 0, 1, 1])
+best = {"threshold": 0.35, "f1": 0.8, "precision": 2 / 3, "recall": 1.0}
+add("hand-checked", small_p, small_t, expect=equals(best))
+add("uint8 target", small_p, small_t.to(torch.uint8), expect=equals(best))
+add("thresholds a NumPy array", small_p, small_t, thresholds=np.array([0.3, 0.9]),
+    expect=equals({**best, "threshold": 0.3}))
+
+# ---------------------------------------------- per image: the two meanings of mIoU
+
+
+def sk_per_image(prediction, target, num_classes, ignore_index=None):
+    def make():
+        return torch.stack([sk_confusion(p, t, num_classes, ignore_index).make()
+                            for p, t in zip(prediction, target, strict=True)])
+
+    return Fresh(make)
+
+
+def tm_per_image(prediction, target, num_classes, mean=False):
+    def make():
+        from torchmetrics.functional.segmentation import mean_iou
+
+        scores = mean_iou(prediction.long(), target.long(), num_classes=num_classes,
+                          input_format="index")
+        return float(scores.mean()) if mean else scores
+
+    return Fresh(make)
+
+
+add = cases_for("metrics.per_image_confusion_matrices")
+for label, bad in bad_indices(prediction, 3)[:3]:
+    add(f"prediction {label}", bad, target, 3, expect=error("prediction"))
+for label, bad in [("float", target.float()), ("value 3", with_value(target, 3)),
+                   ("shape (2, 4, 3)", target[..., :3]), ("0-D", target[0, 0, 0])]:
+    add(f"target {label}", prediction, bad, 3, expect=error("target", "prediction"))
+for label, bad in pick(bad_ints(2), "True", "1"):
+    add(f"num_classes={label}", prediction, target, bad, expect=error("num_classes"))
+add("one per image, vs scikit-learn", prediction, target, 3,
+    expect=equals(sk_per_image(prediction, target, 3)))
+add("uint8 labels, 255 ignored", prediction.to(torch.uint8), ignored.to(torch.uint8), 3,
+    ignore_index=255, expect=equals(sk_per_image(prediction, ignored, 3, 255)))
+add("bool masks", btarget[:, 0].flip(0).bool(), btarget[:, 0].bool(), 2,
+    expect=equals(sk_per_image(btarget[:, 0].flip(0), btarget[:, 0], 2)))
+per_image = Call("metrics.per_image_confusion_matrices", prediction, target, 3)
+bad_stacks = [("(C, C)", cm), ("a list", cm[None].tolist()), ("no image", cm[None][:0]),
+              ("(N, 3, 2)", cm[None][:, :, :2])]
+for name in ("data_set_mean_iou", "per_image_iou", "per_image_mean_iou"):
+    add = cases_for(f"metrics.{name}")
+    for label, bad in bad_stacks:
+        add(f"cms {label}", bad, expect=error("cms"))
+add = cases_for("metrics.data_set_mean_iou")
+add("vs torchmetrics (every class present)", per_image,
+    expect=equals(Fresh(lambda: float(tm_iou(prediction, target, 3).make().mean()))))
+add = cases_for("metrics.per_image_iou")
+add("vs torchmetrics", per_image, expect=equals(tm_per_image(prediction, target, 3)))
+add = cases_for("metrics.per_image_mean_iou")
+add("vs torchmetrics", per_image, expect=equals(tm_per_image(prediction, target, 3, mean=True)))
+add("every pixel ignored", torch.zeros(2, 3, 3, dtype=torch.int64), expect=error("cms"))
+
+# ---------------------------------------------- bootstrap
+
+same_images = cm[None].repeat(4, 1, 1)               # 4 identical images: no spread at all
+varied = torch.stack([cm, cm.flip(0), cm * 2, cm.flip(1)])
+
+
+def interval(result):
+    return (result["low"], result["high"])
+
+
+for name in ("bootstrap_interval", "paired_bootstrap"):
+    add = cases_for(f"metrics.{name}")
+    both = (varied, varied) if name == "paired_bootstrap" else (varied,)
+    first = "cms_a" if name == "paired_bootstrap" else "cms"
+    for label, bad in [("(C, C)", cm), ("one image", varied[:1]), ("a list", varied.tolist())]:
+        add(f"{first} {label}", bad, *both[1:], Fresh(lambda: lambda cms: 0.5),
+            expect=error(first))
+    for label, bad in [("a str", "miou"), ("None", None)]:
+        add(f"score {label}", *both, bad, expect=error("score"))
+    add("score returning a tensor", *both, Fresh(lambda: lambda cms: cms.sum(0)),
+        expect=error("score"))
+    for label, bad in pick(bad_ints(100), "True", "101.0", "99") + [("10", 10)]:
+        add(f"n_resamples={label}", *both, Fresh(lambda: lambda cms: 0.5), n_resamples=bad,
+            expect=error("n_resamples"))
+    for label, bad in [("0", 0), ("1", 1), ("95", 95), ("nan", math.nan), ("True", True)]:
+        add(f"confidence={label}", *both, Fresh(lambda: lambda cms: 0.5), confidence=bad,
+            expect=error("confidence"))
+    for label, bad in [("-1", -1), ("True", True), ("1.0", 1.0)]:
+        add(f"seed={label}", *both, Fresh(lambda: lambda cms: 0.5), seed=bad,
+            expect=error("seed"))
+
+
+def trace_share(cms):
+    """accuracy of the summed matrices, written out (no coursekit)."""
+    total = cms.sum(0).double()
+    return float(total.trace() / total.sum())
+
+
+add = cases_for("metrics.bootstrap_interval")
+add("identical images: the interval is the score", same_images, trace_share,
+    expect=equals((8 / 11, 8 / 11), post=interval))
+add("seed a NumPy int", varied, trace_share, seed=np.int64(1), expect=equals(same_call(
+    varied, trace_share, seed=1), post=lambda r: r["resamples"]))
+add("int32 cms", varied.int(), trace_share, expect=equals(same_call(varied, trace_share),
+                                                          post=interval))
+add = cases_for("metrics.paired_bootstrap")
+add("different images (truths)", varied, varied.flip(0), trace_share, expect=error("cms_b"))
+add("4 images for 3", varied, varied[:3], trace_share, expect=error("cms_b", "cms_a"))
+add("a model against itself", varied, varied, trace_share,
+    expect=equals((0.0, 0.0, 0.0), post=lambda r: (r["difference"], r["low"], r["high"])))
+
+# ---------------------------------------------- ISBI 2012 cell scores
+
+two_cells = torch.ones(5, 5, dtype=torch.long)
+two_cells[:, 2] = 0                                   # a membrane between two cells
+two_cells_labels = torch.tensor([[1, 1, 0, 2, 2]] * 5)
+merged = with_value(two_cells, 1, 12)                 # a one-pixel gap in the membrane
+membrane_map = (1 - two_cells.double()) * 0.9
+membrane_map[2, 2] = 0.3                              # the gap, at threshold 0.5
+
+add = cases_for("metrics.label_cells")
+for label, bad in [("float", two_cells.float()), ("a list", two_cells.tolist()),
+                   ("None", None), ("(1, H, W)", two_cells[None]),
+                   ("uint8 0/255", (two_cells * 255).to(torch.uint8))]:
+    add(f"cell_mask {label}", bad, expect=error("cell_mask"))
+add("two cells", two_cells, expect=equals(two_cells_labels))
+add("bool mask", two_cells.bool(), expect=equals(two_cells_labels))
+add("uint8 mask, non-contiguous", strided(two_cells.to(torch.uint8)),
+    expect=equals(two_cells_labels))
+add("corners do not connect", torch.eye(3, dtype=torch.long),
+    expect=equals(torch.diag(torch.tensor([1, 2, 3]))))
+
+add = cases_for("metrics.cells_from_membrane_probability")
+for label, bad in [("NaN", with_value(membrane_map, math.nan)), ("above 1", membrane_map + 1),
+                   ("int64", two_cells), ("(1, H, W)", membrane_map[None]), ("None", None)]:
+    add(f"membrane_probability {label}", bad, expect=error("membrane_probability"))
+for label, bad in [("1.5", 1.5), ("True", True), ("nan", math.nan), ("a str", "0.5")]:
+    add(f"threshold={label}", membrane_map, bad, expect=error("threshold"))
+add("threshold 0.5: the gap merges", membrane_map,
+    expect=equals(torch.where(merged.bool(), 1, 0)))
+add("threshold 0.2: two cells", membrane_map, 0.2, expect=equals(two_cells_labels))
+add("float32, threshold a NumPy float", membrane_map.float(), np.float64(0.2),
+    expect=equals(two_cells_labels))
+
+merged_labels = torch.where(merged.bool(), 1, 0)
+gap_rand = {"v_rand": 2 / 3, "split": 1.0, "merge": 0.5}
+gap_info = {"v_info": 0.0, "split": 1.0, "merge": 0.0, "h_truth": math.log(2),
+            "h_proposed": 0.0, "mutual_information": 0.0}
+for name, value in (("rand_scores", gap_rand), ("information_scores", gap_info)):
+    add = cases_for(f"metrics.{name}")
+    add("truth_cells all membrane", torch.zeros(5, 5, dtype=torch.long), two_cells_labels,
+        expect=error("truth_cells"))
+    for label, bad in [("float", two_cells_labels.float()), ("a list", two_cells_labels.tolist()),
+                       ("(1, H, W)", two_cells_labels[None])]:
+        add(f"truth_cells {label}", bad, two_cells_labels, expect=error("truth_cells"))
+    for label, bad in [("float", merged_labels.float()), ("5x4", merged_labels[:, :4]),
+                       ("negative labels", merged_labels - 1)]:
+        add(f"proposed_cells {label}", two_cells_labels, bad, expect=error("proposed_cells"))
+    add("a one-pixel gap merges two cells", two_cells_labels, merged_labels,
+        expect=equals(value))
+    add("int16 labels, non-contiguous", strided(two_cells_labels.short()),
+        strided(merged_labels.int()), expect=equals(value))
+    perfect = {key: (value[key] if key.startswith("h_") else 1.0) for key in value}
+    if name == "information_scores":
+        perfect["h_proposed"] = perfect["mutual_information"] = math.log(2)
+    add("perfect", two_cells_labels, two_cells_labels.to(torch.uint8), expect=equals(perfect))
+
+gap_scores = {"v_rand": 2 / 3, "v_rand_split": 1.0, "v_rand_merge": 0.5, "v_info": 0.0,
+              "v_info_split": 1.0, "v_info_merge": 0.0}
+add = cases_for("metrics.isbi_scores")
+for label, bad in [("float", merged.float()), ("value 2", with_value(merged, 2)),
+                   ("4-D", merged[None, None]), ("5x4", merged[:, :4])]:
+    add(f"predicted_cell_mask {label}", bad, two_cells, expect=error("predicted_cell_mask"))
+for label, bad in [("uint8 0/255", (two_cells * 255).to(torch.uint8)), ("a list",
+                                                                         two_cells.tolist()),
+                   ("no slice", two_cells[None][:0]), ("all membrane", two_cells * 0)]:
+    add(f"cell_mask {label}", merged if label != "no slice" else merged[None][:0], bad,
+        expect=error("cell_mask", "truth_cells"))
+add("a one-pixel gap", merged, two_cells, expect=equals(gap_scores))
+add("bool masks, a stack of 2", torch.stack([merged, two_cells]).bool(),
+    torch.stack([two_cells, two_cells]).bool(),
+    expect=equals({key: (value + 1) / 2 for key, value in gap_scores.items()}))
+
+add = cases_for("metrics.isbi_scores_at_thresholds")
+for label, bad in [("NaN", with_value(membrane_map, math.nan)), ("above 1", membrane_map + 1),
+                   ("a list", membrane_map.tolist()), ("4-D", membrane_map[None, None])]:
+    add(f"membrane_probability {label}", bad, two_cells, expect=error("membrane_probability"))
+add("cell_mask 5x4", membrane_map, two_cells[:, :4], expect=error("cell_mask"))
+add("cell_mask float", membrane_map, two_cells.float(), expect=error("cell_mask"))
+for label, bad in [("[1.5]", [1.5]), ("1", 1), ("a str", "0.5")]:
+    add(f"thresholds {label}", membrane_map, two_cells, thresholds=bad,
+        expect=error("thresholds"))
+add("thresholds 0.2 and 0.5", membrane_map, two_cells, thresholds=[0.5, 0.2],
+    expect=equals({"threshold": torch.tensor([0.2, 0.5]), "v_rand": torch.tensor([1.0, 2 / 3]),
+                   "v_info": torch.tensor([1.0, 0.0]),
+                   "pixel_accuracy": torch.tensor([1.0, 24 / 25]),
+                   "membrane_f1": torch.tensor([1.0, 8 / 9])}))
 
 # ======================================================================= models
 

@@ -97,3 +97,19 @@ def test_bad_input_gets_a_clear_error():
         metrics.confusion_matrix(t, bad, 3)
     with pytest.raises(ValueError, match="num_classes: expected an int >= 2"):
         metrics.confusion_matrix(t, t, 1)
+
+
+def test_the_package_keeps_every_name_of_the_old_module():
+    """coursekit.metrics became a package (confusion, scores, curves, per_image, bootstrap,
+    cells): every name callers used is still importable from coursekit.metrics."""
+    from coursekit.metrics import confusion, scores
+
+    old = ["confusion_matrix", "predicted_classes", "pixel_accuracy", "iou_per_class",
+           "dice_per_class", "mean_iou", "mean_dice", "summary", "evaluate_segmentation"]
+    for name in old:
+        assert callable(getattr(metrics, name)), name
+    assert metrics.confusion_matrix is confusion.confusion_matrix
+    assert metrics.mean_iou is scores.mean_iou
+    assert sorted(metrics.__all__) == sorted(
+        name for name in dir(metrics) if not name.startswith("_")
+        and callable(getattr(metrics, name)))

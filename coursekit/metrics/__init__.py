@@ -1,0 +1,65 @@
+"""Evaluation, all read off one confusion matrix (rows = truth, columns = prediction).
+
+The modules, in the order a chapter meets them:
+
+- ``confusion``: ``confusion_matrix`` (one call), ``ConfusionMatrix`` (batch by batch,
+  on any device), ``predicted_classes`` (logits -> classes), ``evaluate_segmentation``;
+- ``scores``: everything read off a matrix: accuracy, precision, recall, F1 (per class;
+  macro, micro, weighted), IoU, mIoU, Dice, ``summary``;
+- ``curves``: the precision-recall curve of a probability map and the F1-best threshold;
+- ``per_image``: per-image matrices and the two meanings of mIoU (data set, per image);
+- ``bootstrap``: confidence intervals over test images, and the paired difference of two
+  models;
+- ``cells``: the ISBI 2012 challenge's cell scores (V_Rand, V_Info) of membrane maps.
+
+Every name is importable from ``coursekit.metrics`` itself, e.g. ``metrics.mean_iou``.
+"""
+
+from coursekit.metrics.bootstrap import bootstrap_interval, paired_bootstrap
+from coursekit.metrics.cells import (
+    cells_from_membrane_probability,
+    information_scores,
+    isbi_scores,
+    isbi_scores_at_thresholds,
+    label_cells,
+    rand_scores,
+)
+from coursekit.metrics.confusion import (
+    ConfusionMatrix,
+    confusion_matrix,
+    evaluate_segmentation,
+    predicted_classes,
+)
+from coursekit.metrics.curves import best_f1_threshold, precision_recall_curve
+from coursekit.metrics.per_image import (
+    data_set_mean_iou,
+    per_image_confusion_matrices,
+    per_image_iou,
+    per_image_mean_iou,
+)
+from coursekit.metrics.scores import (
+    accuracy,
+    dice_per_class,
+    f1_per_class,
+    f1_score,
+    iou_per_class,
+    mean_dice,
+    mean_iou,
+    pixel_accuracy,
+    precision,
+    precision_per_class,
+    recall,
+    recall_per_class,
+    summary,
+)
+
+__all__ = [
+    "ConfusionMatrix", "accuracy", "best_f1_threshold", "bootstrap_interval",
+    "cells_from_membrane_probability", "confusion_matrix", "data_set_mean_iou",
+    "dice_per_class", "evaluate_segmentation", "f1_per_class", "f1_score", "information_scores",
+    "iou_per_class", "isbi_scores", "isbi_scores_at_thresholds", "label_cells", "mean_dice",
+    "mean_iou", "paired_bootstrap", "per_image_confusion_matrices", "per_image_iou",
+    "per_image_mean_iou", "pixel_accuracy", "precision", "precision_per_class",
+    "precision_recall_curve", "predicted_classes", "rand_scores", "recall", "recall_per_class",
+    "summary",
+]
