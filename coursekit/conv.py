@@ -13,7 +13,7 @@ Around them: the output-size formula, max pooling by loops, and the receptive fi
 of a stack of layers (how much of the input one output unit sees).
 
 Every function checks its input and says what was wrong, naming the argument,
-e.g. ``x: expected a 4-D tensor (N, C, H, W), got shape (3, 28, 28)``.
+e.g. ``x: expected a tensor (N, C, H, W), got a float32 tensor of shape (3, 28, 28)``.
 """
 
 from typing import NamedTuple
@@ -21,40 +21,39 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
+from coursekit._checks import check_int, check_tensor, describe
+
 # ---------------------------------------------------------------------------
 # Checking arguments
 # ---------------------------------------------------------------------------
 
 
-def _pair(value, name: str, minimum: int) -> tuple[int, int]:
-    """``value`` as a (height, width) pair of ints >= ``minimum``; 2 -> (2, 2)."""
-    pair = (value, value) if isinstance(value, int) else value
-    ok = (
-        isinstance(pair, (tuple, list))
-        and len(pair) == 2
-        and all(isinstance(v, int) and not isinstance(v, bool) and v >= minimum for v in pair)
-    )
-    if not ok:
-        kind = "a positive int" if minimum == 1 else f"an int >= {minimum}"
-        raise ValueError(f"{name}: expected {kind} or a pair of them, got {value!r}")
-    return pair[0], pair[1]
+def _pair(value, name: str, low: int) -> tuple[int, int]:
+    """``value`` as a (height, width) pair of ints >= ``low``; 2 -> (2, 2)."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(f"{name}: expected an int or a pair (height, width), "
+                             f"got {describe(value)}")
+        return (check_int(value[0], f"{name}[0]", low=low),
+                check_int(value[1], f"{name}[1]", low=low))
+    value = check_int(value, name, low=low)
+    return value, value
 
 
-def _check_4d(x, name: str = "x", dims: str = "(N, C, H, W)") -> None:
-    """``x`` must be a floating-point tensor with four dimensions, named ``dims``."""
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name}: expected a torch.Tensor, got {type(x).__name__}")
-    if x.dim() != 4:
-        raise ValueError(
-            f"{name}: expected a 4-D tensor {dims}, got shape {tuple(x.shape)}"
-        )
-    if not x.is_floating_point():
-        raise TypeError(f"{name}: expected a floating-point tensor, got dtype {x.dtype}")
+def _check_x(x) -> torch.Tensor:
+    """``x``: (N, C, H, W), any float dtype, with C, H and W >= 1 (N may be 0)."""
+    check_tensor(x, "x", ndim=4, dims="(N, C, H, W)", kind="float")
+    if min(x.shape[1:]) < 1:
+        raise ValueError(f"x: expected at least 1 channel, row and column, got {describe(x)}")
+    return x
 
 
 def _check_weight_and_bias(x, weight, bias) -> None:
     """``weight`` (C_out, C_in, kH, kW) must match ``x``; ``bias`` must be (C_out,) or None."""
-    _check_4d(weight, "weight", "(C_out, C_in, kH, kW)")
+    check_tensor(weight, "weight", ndim=4, dims="(C_out, C_in, kH, kW)", kind="float")
+    if min(weight.shape) < 1:
+        raise ValueError(f"weight: expected at least 1 output channel and a kernel of at "
+                         f"least 1x1, got {describe(weight)}")
     if weight.shape[1] != x.shape[1]:
         raise ValueError(
             f"weight: expected {x.shape[1]} input channels to match x of shape "
@@ -67,9 +66,13 @@ def _check_weight_and_bias(x, weight, bias) -> None:
         )
     if bias is None:
         return
-    if not isinstance(bias, torch.Tensor) or tuple(bias.shape) != (weight.shape[0],):
-        got = tuple(bias.shape) if isinstance(bias, torch.Tensor) else type(bias).__name__
-        raise ValueError(f"bias: expected a tensor of shape ({weight.shape[0]},), got {got}")
+    check_tensor(bias, "bias", ndim=1, dims=f"({weight.shape[0]},)", kind="float")
+    if bias.shape[0] != weight.shape[0]:
+        raise ValueError(f"bias: expected a tensor of shape ({weight.shape[0]},), one number "
+                         f"per output channel, got {describe(bias)}")
+    if bias.dtype != x.dtype or bias.device != x.device:
+        raise TypeError(f"bias: expected dtype {x.dtype} on {x.device} like x, "
+                        f"got dtype {bias.dtype} on {bias.device}")
 
 
 def _check_fits(size: tuple[int, int], kernel: tuple[int, int], padding: tuple[int, int],
@@ -77,10 +80,9 @@ def _check_fits(size: tuple[int, int], kernel: tuple[int, int], padding: tuple[i
     """The kernel (given as argument ``name``) must fit inside the padded input."""
     padded = (size[0] + 2 * padding[0], size[1] + 2 * padding[1])
     if kernel[0] > padded[0] or kernel[1] > padded[1]:
-        raise ValueError(
-            f"{name}: a {kernel[0]}x{kernel[1]} kernel is larger than the padded input "
-            f"{padded[0]}x{padded[1]} (input {size[0]}x{size[1]}, padding {padding})"
-        )
+        where = (f"the padded input {padded[0]}x{padded[1]} (input {size[0]}x{size[1]}, "
+                 f"padding {padding})" if padding != (0, 0) else f"the input {size[0]}x{size[1]}")
+        raise ValueError(f"{name}: a {kernel[0]}x{kernel[1]} kernel is larger than {where}")
 
 
 # ---------------------------------------------------------------------------
@@ -94,6 +96,9 @@ def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: int 
 
     ``floor((size + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1``
 
+    Every argument is an int (NumPy ints too): size, kernel_size, stride, dilation >= 1,
+    padding >= 0; the (dilated) kernel must fit in the padded input.
+
     >>> conv_output_size(28, 3)             # a "valid" 3x3 convolution
     26
     >>> conv_output_size(28, 3, padding=1)  # "same"
@@ -101,11 +106,11 @@ def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: int 
     >>> conv_output_size(7, 2, stride=2)    # 2x2 pooling drops the odd row
     3
     """
-    for name, value, minimum in [("size", size, 1), ("kernel_size", kernel_size, 1),
-                                 ("stride", stride, 1), ("padding", padding, 0),
-                                 ("dilation", dilation, 1)]:
-        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-            raise ValueError(f"{name}: expected an int >= {minimum}, got {value!r}")
+    size = check_int(size, "size", low=1)
+    kernel_size = check_int(kernel_size, "kernel_size", low=1)
+    stride = check_int(stride, "stride", low=1)
+    padding = check_int(padding, "padding", low=0)
+    dilation = check_int(dilation, "dilation", low=1)
     span = dilation * (kernel_size - 1) + 1  # how far the (dilated) kernel reaches
     if span > size + 2 * padding:
         raise ValueError(
@@ -123,14 +128,15 @@ def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: int 
 def conv2d_loops(x, weight, bias=None, stride=1, padding=0):
     """2-D convolution (cross-correlation, like ``F.conv2d``) by explicit loops.
 
-    x: (N, C_in, H, W) float; weight: (C_out, C_in, kH, kW); bias: (C_out,) or None;
-    stride, padding: int or (int, int).
+    x: (N, C_in, H, W), any float dtype (float16, bfloat16, float32, float64; an empty
+    batch N = 0 too); weight: (C_out, C_in, kH, kW) and bias: (C_out,) or None, of x's
+    dtype and device; stride (>= 1), padding (>= 0): int or (int, int).
     Returns (N, C_out, H_out, W_out), H_out = conv_output_size(H, kH, stride, padding).
 
     Each output pixel is the sum of products of one kernel and the window under it:
     ``out[n, o, i, j] = sum(x_padded[n, :, i*s : i*s + kH, j*s : j*s + kW] * weight[o])``.
     """
-    _check_4d(x)
+    _check_x(x)
     _check_weight_and_bias(x, weight, bias)
     sh, sw = _pair(stride, "stride", 1)
     ph, pw = _pair(padding, "padding", 0)
@@ -156,14 +162,14 @@ def conv2d_loops(x, weight, bias=None, stride=1, padding=0):
 def conv2d_unfold(x, weight, bias=None, stride=1, padding=0):
     """2-D convolution as one matrix product: ``F.unfold`` (im2col), then ``@``.
 
-    x: (N, C_in, H, W) float; weight: (C_out, C_in, kH, kW); bias: (C_out,) or None.
+    x, weight, bias, stride, padding: as for ``conv2d_loops``.
     Returns (N, C_out, H_out, W_out), the same numbers as ``conv2d_loops``.
 
     ``F.unfold`` copies every kH x kW window (all C_in channels) into a column:
     (N, C_in*kH*kW, L) with L = H_out*W_out windows. Each kernel, flattened to a row
     of C_in*kH*kW numbers, times each column is one output pixel.
     """
-    _check_4d(x)
+    _check_x(x)
     _check_weight_and_bias(x, weight, bias)
     sh, sw = _pair(stride, "stride", 1)
     ph, pw = _pair(padding, "padding", 0)
@@ -189,13 +195,14 @@ def conv2d_unfold(x, weight, bias=None, stride=1, padding=0):
 def max_pool2d_loops(x, kernel_size, stride=None):
     """Max pooling by explicit loops, without padding (like ``F.max_pool2d``).
 
-    x: (N, C, H, W) float; kernel_size, stride: int or (int, int); stride defaults
-    to kernel_size (non-overlapping windows). Returns (N, C, H_out, W_out).
+    x: (N, C, H, W), any float dtype; kernel_size, stride: int >= 1 or (int, int); stride
+    defaults to kernel_size (non-overlapping windows); the kernel must fit in the input.
+    Returns (N, C, H_out, W_out). A NaN in a window gives NaN, as in ``F.max_pool2d``.
     Each channel is pooled on its own: ``out[n, c, i, j]`` is the largest value of
     the window ``x[n, c, i*s : i*s + k, j*s : j*s + k]``. Rows or columns left over at
     the bottom or right edge are dropped (7x7 pooled by 2 gives 3x3).
     """
-    _check_4d(x)
+    _check_x(x)
     kH, kW = _pair(kernel_size, "kernel_size", 1)
     sh, sw = (kH, kW) if stride is None else _pair(stride, "stride", 1)
     N, C, H, W = x.shape
@@ -224,29 +231,34 @@ class ReceptiveField(NamedTuple):
     jump: int
 
 
+def _check_layers(layers) -> list[tuple[int, int, int]]:
+    """``layers`` as a list of (kernel_size, stride, padding), one per layer."""
+    if not isinstance(layers, (list, tuple)):
+        raise TypeError(f"layers: expected a list of (kernel_size, stride) or (kernel_size, "
+                        f"stride, padding), one per layer, got {describe(layers)}")
+    return [_layer_spec(layer, index) for index, layer in enumerate(layers)]
+
+
 def _layer_spec(layer, index: int) -> tuple[int, int, int]:
     """``(kernel_size, stride)`` or ``(kernel_size, stride, padding)`` -> (k, s, p)."""
-    ok = (
-        isinstance(layer, (tuple, list))
-        and len(layer) in (2, 3)
-        and all(isinstance(v, int) and not isinstance(v, bool) for v in layer)
-        and layer[0] >= 1 and layer[1] >= 1 and (len(layer) == 2 or layer[2] >= 0)
-    )
-    if not ok:
-        raise ValueError(
-            f"layers[{index}]: expected (kernel_size, stride) or (kernel_size, stride, padding) "
-            f"with kernel_size, stride >= 1 and padding >= 0, got {layer!r}"
-        )
-    return layer[0], layer[1], (layer[2] if len(layer) == 3 else 0)
+    name = f"layers[{index}]"
+    if not isinstance(layer, (tuple, list)) or len(layer) not in (2, 3):
+        error = ValueError if isinstance(layer, (tuple, list)) else TypeError
+        raise error(f"{name}: expected (kernel_size, stride) or (kernel_size, stride, padding), "
+                    f"got {describe(layer)}")
+    kernel_size = check_int(layer[0], f"{name} kernel_size", low=1)
+    stride = check_int(layer[1], f"{name} stride", low=1)
+    padding = check_int(layer[2], f"{name} padding", low=0) if len(layer) == 3 else 0
+    return kernel_size, stride, padding
 
 
 def receptive_field(layers) -> list[ReceptiveField]:
     """The receptive field after each layer of a stack.
 
-    layers: a sequence of (kernel_size, stride) pairs, one per layer, e.g.
-    ``[(3, 1), (3, 1), (2, 2)]`` for conv3x3, conv3x3, pool2x2. A third number,
-    the padding, is allowed; it moves the field but does not change its size.
-    Returns one ``ReceptiveField(size, jump)`` per layer.
+    layers: a list of (kernel_size, stride) pairs, one per layer, e.g.
+    ``[(3, 1), (3, 1), (2, 2)]`` for conv3x3, conv3x3, pool2x2 (ints, kernel_size and
+    stride >= 1). A third number, the padding (>= 0), is allowed; it moves the field
+    but does not change its size. Returns one ``ReceptiveField(size, jump)`` per layer.
 
     Going through one layer, a unit sees ``kernel_size`` units of the layer below,
     which are ``jump`` input pixels apart, so the size grows by
@@ -256,8 +268,7 @@ def receptive_field(layers) -> list[ReceptiveField]:
     [ReceptiveField(size=3, jump=1), ReceptiveField(size=5, jump=1)]
     """
     size, jump, fields = 1, 1, []
-    for index, layer in enumerate(layers):
-        kernel_size, stride, _ = _layer_spec(layer, index)
+    for kernel_size, stride, _ in _check_layers(layers):
         size = size + (kernel_size - 1) * jump
         jump = jump * stride
         fields.append(ReceptiveField(size, jump))
@@ -267,12 +278,14 @@ def receptive_field(layers) -> list[ReceptiveField]:
 def output_size(layers, input_size) -> tuple[int, int]:
     """(H_out, W_out) after a stack of layers, each (kernel_size, stride[, padding]).
 
+    input_size: an int >= 1 (a square) or (H, W).
+
     >>> output_size([(2, 2)] * 3, (28, 28))  # three 2x2 poolings: 28 -> 14 -> 7 -> 3
     (3, 3)
     """
+    specs = _check_layers(layers)
     H, W = _pair(input_size, "input_size", 1)
-    for index, layer in enumerate(layers):
-        kernel_size, stride, padding = _layer_spec(layer, index)
+    for index, (kernel_size, stride, padding) in enumerate(specs):
         try:
             H = conv_output_size(H, kernel_size, stride, padding)
             W = conv_output_size(W, kernel_size, stride, padding)
@@ -285,24 +298,27 @@ def receptive_region(layers, position, input_size=None) -> tuple[int, int, int, 
     """The input pixels that one output unit sees, as ``(top, left, bottom, right)``.
 
     layers: as for ``receptive_field``, with padding (third number) where the layer
-    pads, e.g. ``[(3, 1, 1), (2, 2)]``; position: (row, col) of the unit in the last
-    layer's output. The region is half-open: ``image[top:bottom, left:right]`` is what
-    the unit sees. Without ``input_size`` it is the full field, which can stick out of
-    the image into the zero padding; with ``input_size=(H, W)`` it is clipped to the
-    pixels that really reach the unit (and ``position`` is checked).
+    pads, e.g. ``[(3, 1, 1), (2, 2)]``; position: (row, col), ints >= 0, of the unit in
+    the last layer's output. The region is half-open: ``image[top:bottom, left:right]``
+    is what the unit sees (the box around them, where a stride larger than its kernel
+    skips pixels). Without ``input_size`` it is the full field, which can stick out of
+    the image into the zero padding (the output's size is then unknown, so any position
+    is taken). With ``input_size=(H, W)`` it holds only the pixels that really reach
+    the unit, ``position`` must lie inside the output, and a unit that sees only padding
+    gets an empty region (``bottom == top`` or ``right == left``).
 
-    It walks back from the unit through the layers: the units [a, b) of a layer's
-    output come from the units [a*stride - padding, (b-1)*stride - padding + kernel_size)
-    of its input.
+    It walks back from the unit through the layers: unit u of a layer's output sees the
+    units ``u*stride - padding`` to ``u*stride - padding + kernel_size - 1`` of its input
+    (those outside the input are padding, not pixels).
     """
-    if not (isinstance(position, (tuple, list)) and len(position) == 2
-            and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
-                    for v in position)):
-        raise ValueError(f"position: expected (row, col) with ints >= 0, got {position!r}")
-    specs = [_layer_spec(layer, index) for index, layer in enumerate(layers)]
+    specs = _check_layers(layers)
+    if not isinstance(position, (tuple, list)) or len(position) != 2:
+        raise TypeError(f"position: expected (row, col), got {describe(position)}")
+    row = check_int(position[0], "position[0] (row)", low=0)
+    col = check_int(position[1], "position[1] (col)", low=0)
     if input_size is None:
-        rows = _walk_back(specs, [None] * len(specs), position[0])
-        cols = _walk_back(specs, [None] * len(specs), position[1])
+        rows = _walk_back(specs, [None] * len(specs), row)
+        cols = _walk_back(specs, [None] * len(specs), col)
         return rows[0], cols[0], rows[1], cols[1]
 
     H, W = _pair(input_size, "input_size", 1)
@@ -311,41 +327,60 @@ def receptive_region(layers, position, input_size=None) -> tuple[int, int, int, 
         H_out, W_out = output_size(specs[: index + 1], (H, W))
         heights.append(H_out)
         widths.append(W_out)
-    if position[0] >= heights[-1] or position[1] >= widths[-1]:
+    if row >= heights[-1] or col >= widths[-1]:
         raise ValueError(f"position: expected a unit inside the {heights[-1]}x{widths[-1]} "
-                         f"output, got {tuple(position)}")
-    rows = _walk_back(specs, heights[:-1], position[0])
-    cols = _walk_back(specs, widths[:-1], position[1])
+                         f"output, got {(row, col)}")
+    rows = _walk_back(specs, heights[:-1], row)
+    cols = _walk_back(specs, widths[:-1], col)
     return rows[0], cols[0], rows[1], cols[1]
 
 
 def _walk_back(specs, sizes, unit: int) -> tuple[int, int]:
-    """Along one dimension: the input interval [first, last) that ``unit`` depends on.
+    """Along one dimension: [first, last), the span of the input units that ``unit``
+    depends on; (0, 0) when there is none (it sees only padding).
 
     specs: (kernel_size, stride, padding) per layer; sizes: each layer's input length,
-    to clip to (None: no clipping).
+    to drop the padding positions (None: keep them).
     """
-    first, last = unit, unit + 1
+    units = {unit}
     for (kernel_size, stride, padding), size in zip(reversed(specs), reversed(sizes), strict=True):
-        first, last = first * stride - padding, (last - 1) * stride - padding + kernel_size
+        units = {u * stride - padding + i for u in units for i in range(kernel_size)}
         if size is not None:
-            first, last = max(first, 0), min(last, size)
-    return first, last
+            units = {u for u in units if 0 <= u < size}     # padding is not a pixel
+    if not units:
+        return 0, 0
+    return min(units), max(units) + 1
 
 
 def layers_of(model) -> list[tuple[int, int, int]]:
     """(kernel_size, stride, padding) of each square Conv2d / MaxPool2d / AvgPool2d in a model.
 
-    Other layers (ReLU, BatchNorm, ...) do not change the receptive field and are skipped.
+    model: an ``nn.Module`` whose layers run in the order they are defined (an
+    ``nn.Sequential``). Other layers (ReLU, BatchNorm, ...) do not change the receptive
+    field and are skipped; layers that do but that a (kernel_size, stride, padding)
+    cannot describe (transposed convolutions, upsampling, adaptive pooling, dilated
+    kernels, ``ceil_mode=True``, padding "same") are refused with an error.
     """
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model: expected an nn.Module, got {describe(model)}")
     layers = []
     for module in model.modules():
-        if isinstance(module, (torch.nn.Conv2d, torch.nn.MaxPool2d, torch.nn.AvgPool2d)):
-            k = _pair(module.kernel_size, "kernel_size", 1)
-            s = _pair(module.stride, "stride", 1)
-            p = _pair(module.padding, "padding", 0)
-            if k[0] != k[1] or s[0] != s[1] or p[0] != p[1]:
-                raise ValueError(f"model: expected square kernels, strides and paddings, "
-                                 f"got {module}")
-            layers.append((k[0], s[0], p[0]))
+        if isinstance(module, (torch.nn.ConvTranspose2d, torch.nn.Upsample,
+                               torch.nn.AdaptiveAvgPool2d, torch.nn.AdaptiveMaxPool2d)):
+            raise ValueError(f"model: expected Conv2d, MaxPool2d and AvgPool2d layers, got "
+                             f"{module}, which (kernel_size, stride, padding) cannot describe")
+        if not isinstance(module, (torch.nn.Conv2d, torch.nn.MaxPool2d, torch.nn.AvgPool2d)):
+            continue
+        padding = 0 if module.padding == "valid" else module.padding
+        if (getattr(module, "dilation", 1) not in (1, (1, 1)) or isinstance(padding, str)
+                or getattr(module, "ceil_mode", False)):
+            raise ValueError(f"model: expected layers without dilation, ceil_mode or "
+                             f"padding='same', got {module}")
+        k = _pair(module.kernel_size, "kernel_size", 1)
+        s = _pair(module.stride, "stride", 1)
+        p = _pair(padding, "padding", 0)
+        if k[0] != k[1] or s[0] != s[1] or p[0] != p[1]:
+            raise ValueError(f"model: expected square kernels, strides and paddings, "
+                             f"got {module}")
+        layers.append((k[0], s[0], p[0]))
     return layers

@@ -5,6 +5,10 @@ first cell of every notebook, the book's launch buttons and the README are
 generated from (or checked against) these values by the test suite.
 """
 
+import os
+import re
+from pathlib import PurePosixPath
+
 VERSION = "0.1.0"
 """The book's version; Colab installs the course package at the git tag ``v{VERSION}``."""
 
@@ -19,21 +23,48 @@ DISTRIBUTION = "dlvision-coursekit"
 def install_spec(extras: str = "") -> str:
     """The pip requirement that installs this course package from the repository.
 
+    extras: "" or a pip extra such as "exercises" (names separated by commas).
+
     >>> install_spec()
     'dlvision-coursekit @ git+https://github.com/dlvision-course/dlvision-course@v0.1.0'
     """
+    if not isinstance(extras, str):
+        raise TypeError(f"extras: expected a str such as 'exercises', got {extras!r}")
+    if extras and not re.fullmatch(r"[A-Za-z0-9_.-]+(,[A-Za-z0-9_.-]+)*", extras):
+        raise ValueError(f"extras: expected extra names separated by commas, e.g. 'exercises', "
+                         f"got {extras!r}")
     extra = f"[{extras}]" if extras else ""
     return f"{DISTRIBUTION}{extra} @ git+{REPOSITORY}@v{VERSION}"
 
 
-def colab_url(notebook_path: str) -> str:
-    """The Colab address that opens ``notebook_path`` (relative to the repository root)."""
+def _repository_path(path, name: str) -> str:
+    """``path`` (str or Path, relative to the repository root) with forward slashes."""
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(f"{name}: expected a path (str or Path) relative to the repository "
+                        f"root, got {path!r}")
+    text = os.fspath(path).replace("\\", "/")          # a Windows path too
+    parts = PurePosixPath(text).parts                   # "./book//x" -> ("book", "x")
+    if not parts or text.startswith("/") or ":" in parts[0] or ".." in parts:
+        raise ValueError(f"{name}: expected a path relative to the repository root, e.g. "
+                         f"'book/02-concepts.ipynb', got {os.fspath(path)!r}")
+    return "/".join(parts)
+
+
+def colab_url(notebook_path) -> str:
+    """The Colab address that opens ``notebook_path``: a notebook (.ipynb), as a path (str
+    or Path) relative to the repository root, e.g. 'book/02-concepts.ipynb'."""
+    notebook_path = _repository_path(notebook_path, "notebook_path")
+    if not notebook_path.endswith(".ipynb"):
+        raise ValueError(f"notebook_path: expected a notebook (.ipynb), got {notebook_path!r}")
     owner_repo = REPOSITORY.removeprefix("https://github.com/")
     return f"https://colab.research.google.com/github/{owner_repo}/blob/{BRANCH}/{notebook_path}"
 
 
-def raw_url(path: str) -> str:
-    """The address of a file of the repository at the book's version, as plain bytes."""
+def raw_url(path) -> str:
+    """The address of a file of the repository at the book's version, as plain bytes.
+
+    path: relative to the repository root (str or Path), e.g. 'exercises/tests/q1.py'."""
+    path = _repository_path(path, "path")
     owner_repo = REPOSITORY.removeprefix("https://github.com/")
     return f"https://raw.githubusercontent.com/{owner_repo}/v{VERSION}/{path}"
 

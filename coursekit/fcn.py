@@ -14,18 +14,19 @@ that it trains on a CPU; torchvision's ``fcn_resnet50`` is the big pretrained on
 import torch
 from torch import nn
 
+from coursekit._checks import check_choice, check_int, check_optional_int, check_tensor, describe
+
 VARIANTS = ("32s", "16s", "8s")
 
 
 def bilinear_kernel(factor: int) -> torch.Tensor:
     """The 2-D kernel with which a transposed convolution upsamples bilinearly.
 
-    Returns (k, k) with k = 2 * factor - factor % 2: the outer product of a "tent"
-    1 - |distance from the centre| / factor with itself. For factor 2: the tent is
-    (0.25, 0.75, 0.75, 0.25).
+    factor: an int >= 1. Returns (k, k) float32 with k = 2 * factor - factor % 2: the
+    outer product of a "tent" 1 - |distance from the centre| / factor with itself. For
+    factor 2: the tent is (0.25, 0.75, 0.75, 0.25).
     """
-    if not isinstance(factor, int) or isinstance(factor, bool) or factor < 1:
-        raise ValueError(f"factor: expected a positive int, got {factor!r}")
+    factor = check_int(factor, "factor", low=1)
     size = 2 * factor - factor % 2
     center = factor - 1 if size % 2 == 1 else factor - 0.5
     tent = 1 - (torch.arange(size, dtype=torch.float32) - center).abs() / factor  # (k,)
@@ -35,14 +36,14 @@ def bilinear_kernel(factor: int) -> torch.Tensor:
 def bilinear_upsampler(channels: int, factor: int) -> nn.ConvTranspose2d:
     """A transposed convolution that starts as bilinear upsampling by ``factor``.
 
+    channels, factor: ints >= 1.
     x: (N, channels, H, W) -> (N, channels, factor * H, factor * W). Each channel is
     upsampled on its own (``groups=channels``: weight (channels, 1, k, k), the bilinear
     kernel in every channel). Away from the border (``factor`` pixels) it equals
     ``F.interpolate(x, scale_factor=factor, mode="bilinear")``; at the border it fades,
     as if the image were padded with zeros. The weights are learnable.
     """
-    if not isinstance(channels, int) or isinstance(channels, bool) or channels < 1:
-        raise ValueError(f"channels: expected a positive int, got {channels!r}")
+    channels = check_int(channels, "channels", low=1)
     kernel = bilinear_kernel(factor)
     size = kernel.shape[0]
     up = nn.ConvTranspose2d(channels, channels, size, stride=factor,
@@ -55,19 +56,32 @@ def bilinear_upsampler(channels: int, factor: int) -> nn.ConvTranspose2d:
 class SkipFusion(nn.Module):
     """One FCN skip: upsample coarse scores x2 and add scores made from finer features.
 
-    coarse: (N, num_classes, h, w); features: (N, skip_channels, 2h, 2w)
-    -> (N, num_classes, 2h, 2w). The new 1x1 score layer starts at zero, so at first the
-    fused net predicts exactly what the coarser one did (as in the FCN paper).
+    skip_channels, num_classes: ints >= 1. coarse: (N, num_classes, h, w); features:
+    (N, skip_channels, 2h, 2w) -> (N, num_classes, 2h, 2w). The new 1x1 score layer
+    starts at zero, so at first the fused net predicts exactly what the coarser one did
+    (as in the FCN paper).
     """
 
     def __init__(self, skip_channels: int, num_classes: int):
         super().__init__()
+        skip_channels = check_int(skip_channels, "skip_channels", low=1)
+        num_classes = check_int(num_classes, "num_classes", low=1)
         self.score = nn.Conv2d(skip_channels, num_classes, 1)
         nn.init.zeros_(self.score.weight)
         nn.init.zeros_(self.score.bias)
         self.up = bilinear_upsampler(num_classes, 2)
 
     def forward(self, coarse: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        classes, skip_channels = self.score.out_channels, self.score.in_channels
+        check_tensor(coarse, "coarse", ndim=4, dims=f"(N, {classes}, h, w)", kind="float")
+        check_tensor(features, "features", ndim=4, dims=f"(N, {skip_channels}, 2h, 2w)",
+                     kind="float")
+        N, _, h, w = coarse.shape
+        if coarse.shape[1] != classes:
+            raise ValueError(f"coarse: expected (N, {classes}, h, w), got {describe(coarse)}")
+        if features.shape != (N, skip_channels, 2 * h, 2 * w):
+            raise ValueError(f"features: expected {(N, skip_channels, 2 * h, 2 * w)} for coarse "
+                             f"scores of shape {tuple(coarse.shape)}, got {describe(features)}")
         return self.up(coarse) + self.score(features)
 
 
@@ -84,20 +98,22 @@ class FCN(nn.Module):
     """FCN on a small VGG-like backbone: images (N, in_channels, H, W) -> logits
     (N, num_classes, H, W), for H and W divisible by 32.
 
-    variant: "32s" (upsample the 1/32 scores by 32), "16s" (fuse the 1/16 features
-    first, then x16) or "8s" (also the 1/8 features, then x8). width: channels of the
-    first stage; the stages have width x (1, 2, 4, 8, 8).
+    in_channels, num_classes, width: ints >= 1. variant: "32s" (upsample the 1/32
+    scores by 32), "16s" (fuse the 1/16 features first, then x16) or "8s" (also the 1/8
+    features, then x8). width: channels of the first stage; the stages have width x
+    (1, 2, 4, 8, 8). The images may be of any float dtype (converted to the weights'
+    dtype) and in channels-last memory format; a single image (C, H, W) needs its batch
+    dimension: ``image[None]``.
     """
 
     def __init__(self, in_channels: int = 1, num_classes: int = 2, variant: str = "8s",
                  width: int = 16):
         super().__init__()
-        if variant not in VARIANTS:
-            raise ValueError(f"variant: expected one of {VARIANTS}, got {variant!r}")
-        for name, value in [("in_channels", in_channels), ("num_classes", num_classes),
-                            ("width", width)]:
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name}: expected a positive int, got {value!r}")
+        check_choice(variant, "variant", VARIANTS)
+        in_channels = check_int(in_channels, "in_channels", low=1)
+        num_classes = check_int(num_classes, "num_classes", low=1)
+        width = check_int(width, "width", low=1)
+        self.in_channels = in_channels
         self.variant = variant
         c = [width * m for m in (1, 2, 4, 8, 8)]
         self.stages = nn.ModuleList([_stage(in_channels, c[0])] +
@@ -114,12 +130,14 @@ class FCN(nn.Module):
         self.upsample = bilinear_upsampler(num_classes, factor)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not isinstance(x, torch.Tensor) or x.dim() != 4:
-            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ValueError(f"x: expected a tensor (N, C, H, W), got {shape}")
-        if x.shape[-2] % 32 or x.shape[-1] % 32:
-            raise ValueError(f"x: height and width must be divisible by 32, "
+        check_tensor(x, "x", ndim=4, dims=f"(N, {self.in_channels}, H, W)", kind="float")
+        if x.shape[1] != self.in_channels:
+            raise ValueError(f"x: expected {self.in_channels} channels, (N, {self.in_channels}"
+                             f", H, W), got {describe(x)}")
+        if x.shape[-2] % 32 or x.shape[-1] % 32 or min(x.shape[-2:]) < 32:
+            raise ValueError(f"x: height and width must be divisible by 32 (and >= 32), "
                              f"got {x.shape[-2]}x{x.shape[-1]}")
+        x = x.to(self.upsample.weight.dtype)   # float16 images into a float32 model, ...
         features = []
         for stage in self.stages:
             x = stage(x)
@@ -136,8 +154,10 @@ def pretrained_fcn_resnet50(num_classes: int | None = None):
     """torchvision's FCN with a ResNet-50 backbone, pretrained on COCO (VOC classes).
 
     Downloads about 135 MB of weights the first time (in Colab). Offline, raises a
-    RuntimeError saying so. ``num_classes`` replaces the last layer for a new task.
+    RuntimeError saying so. ``num_classes`` (an int >= 1, or None to keep the 21 VOC
+    classes) replaces the last layer for a new task.
     """
+    num_classes = check_optional_int(num_classes, "num_classes", low=1)
     from torchvision.models.segmentation import FCN_ResNet50_Weights, fcn_resnet50
 
     try:

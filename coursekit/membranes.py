@@ -18,6 +18,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from coursekit import setup
+from coursekit._checks import check_choice, check_int, check_tensor, describe
 from coursekit.data import DataNotFoundError
 from coursekit.joint_transforms import RandomCropFlipRotate
 
@@ -32,15 +33,21 @@ def load(split: str = "train", root=None) -> tuple[torch.Tensor, torch.Tensor]:
     """The labelled slices of one split: images (S, 1, 512, 512) float in [0, 1] and
     labels (S, 512, 512) int64 (1 = cell interior, 0 = membrane).
 
-    split: "train" (slices 0-24), "validation" (25-29) or "all" (0-29).
+    split: "train" (slices 0-24), "validation" (25-29) or "all" (0-29). root: the
+    folder (str or Path) that holds ``train/image/N.png`` and ``train/label/N.png``;
+    None: ``isbi2012-membrane`` in the data root.
     """
     slices = {"train": TRAIN_SLICES, "validation": VALIDATION_SLICES,
               "all": TRAIN_SLICES + VALIDATION_SLICES}
-    if split not in slices:
-        raise ValueError(f"split: expected 'train', 'validation' or 'all', got {split!r}")
+    check_choice(split, "split", tuple(slices))
+    if root is not None and not isinstance(root, str | Path):
+        raise TypeError(f"root: expected a folder (str or Path) or None, got {describe(root)}")
     folder = Path(root) if root is not None else setup.data_root() / FOLDER
-    missing = [folder / sub / "0.png" for sub in ("train/image", "train/label")
-               if not (folder / sub / "0.png").is_file()]
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"root: expected a folder, got the file {folder}")
+    missing = [folder / "train" / sub / f"{index}.png" for index in slices[split]
+               for sub in ("image", "label")
+               if not (folder / "train" / sub / f"{index}.png").is_file()]
     if missing:
         raise DataNotFoundError(
             f"ISBI 2012 membranes is not available: {missing[0]} is missing.\n"
@@ -61,45 +68,76 @@ class MembraneCrops(Dataset):
     """Random ``size`` x ``size`` crops of the given slices, randomly flipped and turned,
     and elastically warped by ``elastic_sigma`` pixels if it is above 0.
 
-    images: (S, 1, H, W) float; labels: (S, H, W) int64. ``len`` is ``crops_per_epoch``;
-    item i is a fresh random crop of slice i % S (image (1, size, size), label (size,
-    size)), so every epoch sees new crops. seed: the same seed repeats the crops.
+    images: (S, C, H, W), any float dtype, S >= 1; labels: (S, H, W) class indices, any
+    integer dtype or bool. size: an int from 1 to min(H, W); crops_per_epoch: an int
+    >= 1; seed: an int >= 0; elastic_sigma: a finite number >= 0. ``len`` is
+    ``crops_per_epoch``; item i (0 <= i < len) is a fresh random crop of slice i % S
+    (image (C, size, size), label (size, size) int64), so every epoch sees new crops.
+    The same seed repeats the crops.
     """
 
     def __init__(self, images, labels, size: int = 128, crops_per_epoch: int = 400,
                  seed: int = 0, elastic_sigma: float = 0.0):
-        if images.dim() != 4 or labels.shape != (images.shape[0], *images.shape[2:]):
-            raise ValueError(f"labels: expected (S, H, W) matching images (S, C, H, W), got "
-                             f"images {tuple(images.shape)} and labels {tuple(labels.shape)}")
+        check_tensor(images, "images", ndim=4, dims="(S, C, H, W)", kind="float")
+        check_tensor(labels, "labels", ndim=3, dims="(S, H, W)")
+        if labels.is_floating_point() or labels.is_complex():
+            raise TypeError(f"labels: expected an integer tensor (S, H, W) of class indices, "
+                            f"got {describe(labels)}")
+        if labels.shape != (images.shape[0], *images.shape[2:]) or len(images) == 0:
+            raise ValueError(f"labels: expected (S, H, W) matching images (S, C, H, W), S >= 1,"
+                             f" got images {tuple(images.shape)} and labels {tuple(labels.shape)}")
         self.images, self.labels = images, labels
-        self.crops_per_epoch = crops_per_epoch
+        self.size = check_int(size, "size", low=1, high=min(images.shape[2:]))
+        self.crops_per_epoch = check_int(crops_per_epoch, "crops_per_epoch", low=1)
         self.augment = RandomCropFlipRotate(size, seed, elastic_sigma)
 
     def __len__(self) -> int:
         return self.crops_per_epoch
 
     def __getitem__(self, index):
-        s = index % len(self.images)
+        # IndexError past the end: that is how ``for image, label in crops`` stops
+        index = check_int(index, "index")
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"index: expected an int from 0 to {len(self) - 1}, got {index}")
+        s = index % len(self) % len(self.images)
         image, label = self.augment(self.images[s], self.labels[s])
         return image.contiguous(), label.contiguous()
+
+
+def _check_image(image) -> torch.Tensor:
+    """``image`` (N, C, H, W) or (C, H, W) float, as (N, C, H, W)."""
+    check_tensor(image, "image", ndim=(3, 4), dims="(N, C, H, W) or (C, H, W)", kind="float")
+    return image[None] if image.dim() == 3 else image
 
 
 @torch.no_grad()
 def predict_tiled(model, image: torch.Tensor, tile: int = 128, overlap: int = 32,
                   device="cpu") -> torch.Tensor:
-    """Logits for a whole image, computed tile by tile: (N, num_classes, H, W).
+    """Logits for a whole image, computed tile by tile: (N, num_classes, H, W) float32.
 
-    image: (N, C, H, W) or (C, H, W). Tiles of ``tile`` x ``tile`` pixels overlap by
-    ``overlap``; where tiles overlap their logits are averaged, which hides the seams
+    image: (N, C, H, W) or (C, H, W), any float dtype the model takes. Tiles of ``tile``
+    x ``tile`` pixels (an int from 1 to min(H, W)) overlap by ``overlap`` (an int from
+    0 to tile - 1); where tiles overlap their logits are averaged, which hides the seams
     (a tile's border pixels see less context than its centre). The last tile of a row
-    or column is moved back to end at the image's edge. Needs H and W >= tile.
+    or column is moved back to end at the image's edge. device: where the model is
+    ("cpu", "cuda" or a torch.device); the result comes back to the CPU. The model must
+    give logits (N, num_classes, tile, tile) for a tile; it runs in eval mode, and is put
+    back in the mode it was in.
     """
-    if image.dim() == 3:
-        image = image[None]
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model: expected an nn.Module, got {describe(model)}")
+    image = _check_image(image)
+    if not isinstance(device, str | torch.device):
+        raise TypeError(f"device: expected a device such as 'cpu' or 'cuda', "
+                        f"got {describe(device)}")
+    try:
+        device = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"device: expected a device such as 'cpu' or 'cuda', "
+                         f"got {device!r}") from None
     N, _, H, W = image.shape
-    if not 0 <= overlap < tile <= min(H, W):
-        raise ValueError(f"tile, overlap: expected 0 <= overlap < tile <= {min(H, W)}, "
-                         f"got tile={tile}, overlap={overlap}")
+    tile = check_int(tile, "tile", low=1, high=min(H, W))
+    overlap = check_int(overlap, "overlap", low=0, high=tile - 1)
     step = tile - overlap
 
     def starts(length):
@@ -108,16 +146,24 @@ def predict_tiled(model, image: torch.Tensor, tile: int = 128, overlap: int = 32
             positions.append(length - tile)   # one more tile, flush with the edge
         return positions
 
+    was_training = model.training
     model.eval()
-    total, count = None, torch.zeros(1, 1, H, W)
-    for top in starts(H):
-        for left in starts(W):
-            window = image[:, :, top:top + tile, left:left + tile].to(device)
-            logits = model(window).float().cpu()            # (N, classes, tile, tile)
-            if total is None:
-                total = torch.zeros(N, logits.shape[1], H, W)
-            total[:, :, top:top + tile, left:left + tile] += logits
-            count[:, :, top:top + tile, left:left + tile] += 1
+    try:
+        total, count = None, torch.zeros(1, 1, H, W)
+        for top in starts(H):
+            for left in starts(W):
+                window = image[:, :, top:top + tile, left:left + tile].to(device)
+                logits = model(window).float().cpu()            # (N, classes, tile, tile)
+                if logits.dim() != 4 or logits.shape[0] != N or logits.shape[2:] != (tile, tile):
+                    raise ValueError(f"model: expected logits (N, classes, {tile}, {tile}) for "
+                                     f"a tile of shape {tuple(window.shape)}, "
+                                     f"got {describe(logits)}")
+                if total is None:
+                    total = torch.zeros(N, logits.shape[1], H, W)
+                total[:, :, top:top + tile, left:left + tile] += logits
+                count[:, :, top:top + tile, left:left + tile] += 1
+    finally:
+        model.train(was_training)
     return total / count
 
 
@@ -127,20 +173,22 @@ def predict_symmetric(model, image: torch.Tensor, tile: int = 128, overlap: int 
     """Class probabilities averaged over the 8 symmetries of the square: (N, classes, H, W).
 
     Test-time augmentation: the image is flipped or not and turned 0-3 quarter turns,
-    each view is segmented with ``predict_tiled``, its softmax is turned back to the
-    original orientation, and the 8 are averaged. Membranes look the same in every
+    each view is segmented with ``predict_tiled``, its probabilities are turned back to
+    the original orientation, and the 8 are averaged. Membranes look the same in every
     orientation, so the 8 views are 8 honest opinions; their mean is steadier than one.
-    image: (N, C, H, W) or (C, H, W), square for the quarter turns to keep its shape.
+    image: (N, C, H, W) or (C, H, W), any float dtype the model takes, square or not (a
+    view turned a quarter is W x H; turned back it is H x W again); tile, overlap: as
+    for ``predict_tiled``, with tile <= min(H, W). Probabilities are the softmax of the
+    logits; for a binary model (one logit per pixel) the sigmoid: (N, 1, H, W), the
+    probability of class 1.
     """
-    if image.dim() == 3:
-        image = image[None]
-    if image.shape[-1] != image.shape[-2]:
-        raise ValueError(f"image: expected a square image, got {tuple(image.shape[-2:])}")
+    image = _check_image(image)
     total = 0
     for flip in (False, True):
         view = image.flip(-1) if flip else image
         for turns in range(4):
             logits = predict_tiled(model, view.rot90(turns, (-2, -1)), tile, overlap, device)
-            probabilities = logits.softmax(dim=1).rot90(-turns, (-2, -1))   # turn back
+            probabilities = logits.sigmoid() if logits.shape[1] == 1 else logits.softmax(dim=1)
+            probabilities = probabilities.rot90(-turns, (-2, -1))   # turn back
             total = total + (probabilities.flip(-1) if flip else probabilities)
     return total / 8

@@ -9,42 +9,81 @@
 - ``pretrained_resnet18``: torchvision's ImageNet ResNet-18 for transfer learning, or, where
   its weights cannot be downloaded, a clear message and a randomly initialised one.
 
-Every ``forward`` takes ``images: (N, C, H, W) float`` and returns ``logits: (N, classes)``;
-an image of the wrong shape gets an error naming what was expected.
+Every ``forward`` takes ``images: (N, C, H, W)`` of any float dtype (converted to the
+weights' dtype; channels-last memory format too) and returns ``logits: (N, classes)``;
+an image of the wrong shape or dtype gets an error naming what was expected (a single
+image (C, H, W) needs its batch dimension: ``image[None]``; uint8 images in 0..255 need
+``images.float() / 255``).
 """
 
 import torch
 from torch import nn
 
+from coursekit._checks import check_bool, check_finite, check_int, check_tensor, describe
+
 
 def check_images(images, channels: int, size: int | None, name: str = "images") -> None:
-    """Fail clearly unless ``images`` is (N, channels, size, size) (any size if None)."""
-    if not isinstance(images, torch.Tensor) or images.ndim != 4:
-        got = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
-        raise ValueError(f"{name}: expected a (N, C, H, W) tensor, got {got}")
+    """Fail clearly unless ``images`` is a float (N, channels, size, size) tensor (any
+    size if None). channels, size: ints >= 1."""
+    channels = check_int(channels, "channels", low=1)
+    if size is not None:
+        size = check_int(size, "size", low=1)
+    check_tensor(images, name, ndim=4, dims="(N, C, H, W)", kind="float")
     ok = images.shape[1] == channels and (size is None or images.shape[2:] == (size, size))
     if not ok:
         wanted = f"(N, {channels}, {size}, {size})" if size else f"(N, {channels}, H, W)"
         raise ValueError(f"{name}: expected shape {wanted}, got {tuple(images.shape)}")
 
 
+def _like_weights(images: torch.Tensor, model: nn.Module) -> torch.Tensor:
+    """``images`` in the dtype of ``model``'s weights (float16 images into a float32 model)."""
+    return images.to(next(model.parameters()).dtype)
+
+
 class Normalize(nn.Module):
     """``(images - mean) / std`` per channel, as a layer, so a model takes raw [0, 1] images.
 
-    mean, std: (C,) sequences. images: (N, C, H, W) -> the same shape.
+    mean, std: (C,) finite numbers (a sequence, array or tensor), std > 0. images:
+    (N, C, H, W), any float dtype -> the same shape (float32, or float64 for float64).
     """
 
     def __init__(self, mean, std):
         super().__init__()
-        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32)[:, None, None])
-        self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32)[:, None, None])
+        mean, std = _channel_values(mean, "mean"), _channel_values(std, "std")
+        if mean.shape != std.shape:
+            raise ValueError(f"std: expected {len(mean)} numbers like mean, got {describe(std)}")
+        if (std <= 0).any():
+            raise ValueError(f"std: expected standard deviations > 0, got {std.tolist()}")
+        self.register_buffer("mean", mean.float()[:, None, None])
+        self.register_buffer("std", std.float()[:, None, None])
 
     def forward(self, images):
+        channels = len(self.mean)
+        check_tensor(images, "images", ndim=4, dims=f"(N, {channels}, H, W)", kind="float")
+        if images.shape[1] != channels:
+            raise ValueError(f"images: expected {channels} channels, (N, {channels}, H, W), "
+                             f"got {describe(images)}")
         return (images - self.mean) / self.std
 
 
+def _channel_values(values, name: str) -> torch.Tensor:
+    """``values``: one finite number per channel, as a (C,) float64 tensor."""
+    try:
+        values = torch.as_tensor(values, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"{name}: expected numbers, one per channel, "
+                        f"got {describe(values)}") from None
+    if values.dim() != 1 or len(values) == 0:
+        raise ValueError(f"{name}: expected a (C,) sequence of numbers, one per channel, "
+                         f"got {describe(values)}")
+    return check_finite(values, name)
+
+
 def conv_bn(c_in: int, c_out: int) -> nn.Sequential:
-    """3x3 convolution (same size), batch norm, ReLU: (N, c_in, H, W) -> (N, c_out, H, W)."""
+    """3x3 convolution (same size), batch norm, ReLU: (N, c_in, H, W) -> (N, c_out, H, W).
+
+    c_in, c_out: ints >= 1."""
+    c_in, c_out = check_int(c_in, "c_in", low=1), check_int(c_out, "c_out", low=1)
     return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
                          nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
 
@@ -53,10 +92,12 @@ class MnistCNN(nn.Module):
     """A small CNN for 28x28 grey images: (N, 1, 28, 28) -> (N, 10) logits.
 
     conv 16 -> pool (14x14) -> conv 32 -> pool (7x7) -> flatten 32*7*7 -> 128 -> 10.
+    classes, width: ints >= 1.
     """
 
     def __init__(self, classes: int = 10, width: int = 16):
         super().__init__()
+        classes, width = check_int(classes, "classes", low=1), check_int(width, "width", low=1)
         self.features = nn.Sequential(
             conv_bn(1, width), nn.MaxPool2d(2),           # (N, w, 14, 14)
             conv_bn(width, 2 * width), nn.MaxPool2d(2),   # (N, 2w, 7, 7)
@@ -69,17 +110,21 @@ class MnistCNN(nn.Module):
 
     def forward(self, images):
         check_images(images, 1, 28)
-        return self.classifier(self.features(images))
+        return self.classifier(self.features(_like_weights(images, self)))
 
 
 class Residual(nn.Module):
-    """``x + block(x)``: the block learns a correction to its input."""
+    """``x + block(x)``: the block learns a correction to its input. channels: an int >= 1;
+    x: (N, channels, H, W) -> the same shape."""
 
     def __init__(self, channels: int):
         super().__init__()
+        channels = check_int(channels, "channels", low=1)
         self.block = nn.Sequential(conv_bn(channels, channels), conv_bn(channels, channels))
 
     def forward(self, x):
+        check_images(x, self.block[0][0].in_channels, None, name="x")
+        x = _like_weights(x, self)
         return x + self.block(x)
 
 
@@ -88,11 +133,13 @@ class ResNet9(nn.Module):
 
     prep (w, 32x32) -> conv 2w, pool, residual (16x16) -> conv 4w, pool (8x8)
     -> conv 8w, pool, residual (4x4) -> global max pool -> linear. ``width`` w = 64
-    is the GPU recipe (about 6.5 M parameters); 16 trains on a laptop CPU.
+    is the GPU recipe (about 6.5 M parameters); 16 trains on a laptop CPU. Any image
+    size of at least 8x8 works (the global max pool); classes, width: ints >= 1.
     """
 
     def __init__(self, classes: int = 10, width: int = 64):
         super().__init__()
+        classes, width = check_int(classes, "classes", low=1), check_int(width, "width", low=1)
         w = width
         self.features = nn.Sequential(
             conv_bn(3, w),
@@ -106,7 +153,10 @@ class ResNet9(nn.Module):
 
     def forward(self, images):
         check_images(images, 3, None)
-        return self.classifier(self.features(images)) * self.scale
+        if min(images.shape[2:]) < 8:
+            raise ValueError(f"images: expected at least 8x8 pixels (three 2x2 poolings), "
+                             f"got {describe(images)}")
+        return self.classifier(self.features(_like_weights(images, self))) * self.scale
 
 
 class A1Net(nn.Module):
@@ -119,6 +169,7 @@ class A1Net(nn.Module):
 
     def __init__(self, classes: int = 10):
         super().__init__()
+        classes = check_int(classes, "classes", low=1)
         self.features = nn.Sequential(
             nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),   # 14x14
             nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 7x7
@@ -129,7 +180,7 @@ class A1Net(nn.Module):
 
     def forward(self, images):
         check_images(images, 1, 28)
-        return self.classifier(self.features(images))
+        return self.classifier(self.features(_like_weights(images, self)))
 
 
 class A2Net(nn.Module):
@@ -143,6 +194,7 @@ class A2Net(nn.Module):
 
     def __init__(self, classes: int = 10):
         super().__init__()
+        classes = check_int(classes, "classes", low=1)
         self.features = nn.Sequential(
             nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),    # 16x16
             nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),   # 8x8
@@ -153,6 +205,7 @@ class A2Net(nn.Module):
 
     def forward(self, images):
         check_images(images, 3, 32)
+        images = _like_weights(images, self)
         x = self.features(images).flatten(1)              # (N, 2048), not view(-1, 128)
         return self.fc2(torch.relu(self.fc1(x)))          # raw logits: no ReLU here
 
@@ -162,8 +215,11 @@ def pretrained_resnet18(classes: int = 10, pretrained: bool = True) -> tuple[nn.
 
     With ``pretrained`` it loads the ImageNet weights (downloaded once, e.g. in Colab).
     Where they cannot be had (offline) it says so and returns a randomly initialised
-    network with ``loaded = False``, so the notebook continues.
+    network with ``loaded = False``, so the notebook continues. classes: an int >= 1;
+    pretrained: True or False.
     """
+    classes = check_int(classes, "classes", low=1)
+    check_bool(pretrained, "pretrained")
     from torchvision.models import ResNet18_Weights, resnet18
 
     model, loaded = None, False

@@ -14,6 +14,7 @@ from torch.utils.data import Dataset
 from torchvision import datasets
 
 from coursekit import setup
+from coursekit._checks import check_bool, check_choice, check_int, describe
 from coursekit.data import DataNotFoundError
 from coursekit.joint_transforms import resize
 
@@ -23,10 +24,16 @@ IGNORE = 255  # the trimap's uncertain border
 
 class PetSegmentation(Dataset):
     """Pet images resized to ``size`` x ``size``: (3, size, size) float in [0, 1] and
-    masks (size, size) int64 with 0, 1 and 255 (see the module's docstring)."""
+    masks (size, size) int64 with 0, 1 and 255 (see the module's docstring).
+
+    pets: torchvision's ``OxfordIIITPet`` with ``target_types="segmentation"`` (or any
+    data set of (PIL image, PIL trimap) pairs); size: an int >= 1."""
 
     def __init__(self, pets, size: int = 128):
-        self.pets, self.size = pets, size
+        if not (hasattr(pets, "__getitem__") and hasattr(pets, "__len__")):
+            raise TypeError(f"pets: expected a data set of (image, trimap) pairs, "
+                            f"got {describe(pets)}")
+        self.pets, self.size = pets, check_int(size, "size", low=1)
 
     def __len__(self) -> int:
         return len(self.pets)
@@ -43,10 +50,14 @@ class PetSegmentation(Dataset):
 def oxford_pet(split: str = "trainval", size: int = 128, root=None, download: bool = True):
     """Oxford-IIIT Pet with segmentation masks, as a ``PetSegmentation`` data set.
 
-    split: "trainval" (3,680 images) or "test" (3,669).
+    split: "trainval" (3,680 images) or "test" (3,669); size: an int >= 1; root: a
+    folder (str or Path) or None for the data root; download: True or False.
     """
-    if split not in ("trainval", "test"):
-        raise ValueError(f"split: expected 'trainval' or 'test', got {split!r}")
+    check_choice(split, "split", ("trainval", "test"))
+    size = check_int(size, "size", low=1)
+    check_bool(download, "download")
+    if root is not None and not isinstance(root, str | Path):
+        raise TypeError(f"root: expected a folder (str or Path) or None, got {describe(root)}")
     root = Path(root) if root is not None else setup.data_root()
     try:
         pets = datasets.OxfordIIITPet(root, split=split, target_types="segmentation",

@@ -22,6 +22,14 @@ import torch
 from torch.utils.data import Dataset
 
 from coursekit import data
+from coursekit._checks import (
+    check_bool,
+    check_class_indices,
+    check_finite,
+    check_int,
+    check_tensor,
+    describe,
+)
 
 CLASS_NAMES = ("background",) + tuple(str(d) for d in range(10))
 NUM_CLASSES = len(CLASS_NAMES)  # 11
@@ -38,14 +46,50 @@ class Digit:
     box: tuple[int, int, int, int]  # (left, top, right, bottom), inclusive
 
 
+def _check_pool(images, labels, images_name: str, labels_name: str) -> torch.Tensor:
+    """Fail clearly unless this is a pool of digits: images (M, 28, 28) float in [0, 1],
+    M >= 1, and labels (M,) class indices 0..9 (any integer dtype or bool)."""
+    check_tensor(images, images_name, ndim=3, dims="(M, 28, 28)", kind="float")
+    if images.shape[1:] != (28, 28) or len(images) == 0:
+        raise ValueError(f"{images_name}: expected (M, 28, 28), at least one digit, "
+                         f"got {describe(images)}")
+    check_finite(images, images_name)
+    if images.min() < 0 or images.max() > 1:
+        raise ValueError(f"{images_name}: expected values in [0, 1], got "
+                         f"{float(images.min()):g}..{float(images.max()):g}; for 0..255 "
+                         "pictures use images.float() / 255")
+    check_tensor(labels, labels_name, ndim=1, dims=f"({len(images)},)")
+    if labels.is_floating_point() or labels.is_complex():
+        raise TypeError(f"{labels_name}: expected an integer tensor of digits 0..9, "
+                        f"got {describe(labels)}")
+    if len(labels) != len(images):
+        raise ValueError(f"{labels_name}: expected one label per digit ({len(images)}), "
+                         f"got {describe(labels)}")
+    check_class_indices(labels, labels_name, 10)
+
+
 def compose(digit_images, digit_labels, size: int = 64, max_digits: int = 3,
             generator: torch.Generator | None = None, tries: int = 20):
     """One scene from a pool of digits: (image, semantic, instances, digits).
 
-    digit_images: (M, 28, 28) float in [0, 1]; digit_labels: (M,) int64. Picks 1 to
-    ``max_digits`` digits at random and places each where its ink touches no other
-    digit's ink (a digit that finds no such place in ``tries`` attempts is left out).
+    digit_images: (M, 28, 28) float in [0, 1], M >= 1 (``images[:, 0]`` of MNIST's
+    (M, 1, 28, 28)); digit_labels:
+    (M,) digits 0..9, any integer dtype; size: an int >= 28; max_digits, tries: ints
+    >= 1. Picks 1 to ``max_digits`` digits at random and places each where its ink
+    touches no other digit's ink (a digit that finds no such place in ``tries``
+    attempts is left out, and so is a digit without ink).
     """
+    _check_pool(digit_images, digit_labels, "digit_images", "digit_labels")
+    size = check_int(size, "size", low=28)
+    max_digits = check_int(max_digits, "max_digits", low=1)
+    tries = check_int(tries, "tries", low=1)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator: expected a torch.Generator or None, got {describe(generator)}")
+    return _compose(digit_images, digit_labels, size, max_digits, generator, tries)
+
+
+def _compose(digit_images, digit_labels, size, max_digits, generator, tries):
+    """``compose`` without the checks (``MNISTScenes`` checks its pool once, not per scene)."""
     count = int(torch.randint(1, max_digits + 1, (1,), generator=generator))
     image = torch.zeros(size, size)
     semantic = torch.zeros(size, size, dtype=torch.int64)
@@ -55,6 +99,8 @@ def compose(digit_images, digit_labels, size: int = 64, max_digits: int = 3,
     for index in picks:
         picture, label = digit_images[index], int(digit_labels[index])
         ink = picture > INK
+        if not ink.any():
+            continue                                   # nothing to label, no box
         for _ in range(tries):
             top, left = torch.randint(size - 27, (2,), generator=generator).tolist()
             window = (slice(top, top + 28), slice(left, left + 28))
@@ -77,32 +123,37 @@ class MNISTScenes(Dataset):
 
     image: (1, size, size) float; semantic: (size, size) int64, 0..10. Also kept for
     every scene: ``instances[i]`` (size, size) and ``digits[i]`` (list of Digit).
-    train: True for MNIST's training digits, False for its test digits. seed: the same
-    seed gives the same scenes. digits_pool: (images (M, 28, 28), labels (M,)) to use
-    instead of loading MNIST (for tests).
+    count: an int >= 1; size: an int >= 28; max_digits: an int >= 1; train: True for
+    MNIST's training digits, False for its test digits; seed: an int >= 0, the same
+    seed gives the same scenes. digits_pool: (images, labels) to use instead of loading
+    MNIST (for tests), as ``compose`` takes them: images (M, 28, 28) float in [0, 1],
+    labels (M,) digits 0..9.
     """
 
     def __init__(self, count: int, train: bool = True, size: int = 64, max_digits: int = 3,
                  seed: int = 0, digits_pool=None):
-        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-            raise ValueError(f"count: expected a positive int, got {count!r}")
-        if not isinstance(size, int) or isinstance(size, bool) or size < 28:
-            raise ValueError(f"size: expected an int >= 28 (a digit is 28x28), got {size!r}")
-        if not isinstance(max_digits, int) or isinstance(max_digits, bool) or max_digits < 1:
-            raise ValueError(f"max_digits: expected a positive int, got {max_digits!r}")
+        count = check_int(count, "count", low=1)
+        size = check_int(size, "size", low=28)          # a digit is 28x28
+        max_digits = check_int(max_digits, "max_digits", low=1)
+        seed = check_int(seed, "seed", low=0)
+        check_bool(train, "train")
         if digits_pool is None:
             pictures, labels = data.as_tensors(data.mnist(train=train))
-            pictures = pictures[:, 0]
-        else:
+            pictures = pictures[:, 0]                          # (M, 28, 28)
+        elif isinstance(digits_pool, (tuple, list)) and len(digits_pool) == 2:
             pictures, labels = digits_pool
+        else:
+            raise TypeError(f"digits_pool: expected (images, labels) or None, "
+                            f"got {describe(digits_pool)}")
+        _check_pool(pictures, labels, "digits_pool images", "digits_pool labels")
         generator = torch.Generator().manual_seed(seed)
         self.images = torch.empty(count, 1, size, size)
         self.semantic = torch.empty(count, size, size, dtype=torch.int64)
         self.instances = torch.empty(count, size, size, dtype=torch.int64)
         self.digits = []
         for i in range(count):
-            image, semantic, instances, digits = compose(pictures, labels, size, max_digits,
-                                                         generator)
+            image, semantic, instances, digits = _compose(pictures, labels, size, max_digits,
+                                                          generator, tries=20)
             self.images[i], self.semantic[i], self.instances[i] = image, semantic, instances
             self.digits.append(digits)
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from coursekit._checks import check_int, describe
 from coursekit.course import VERSION
 
 DEFAULT_DATA_ROOT = Path.home() / "coursekit-data"
@@ -26,7 +27,8 @@ DEFAULT_DATA_ROOT = Path.home() / "coursekit-data"
 def get_device(prefer: str | None = None) -> torch.device:
     """The best device available: CUDA, then Apple MPS, then CPU.
 
-    ``prefer`` ("cuda", "mps" or "cpu") asks for one explicitly; an unavailable one is an error.
+    ``prefer`` ("cuda", "mps" or "cpu", in any case) asks for one explicitly; an
+    unavailable one is an error.
     """
     available = {
         "cuda": torch.cuda.is_available(),
@@ -34,12 +36,16 @@ def get_device(prefer: str | None = None) -> torch.device:
         "cpu": True,
     }
     if prefer is not None:
-        if prefer not in available:
+        if not isinstance(prefer, str):
+            raise TypeError(f"prefer: expected 'cuda', 'mps', 'cpu' or None, "
+                            f"got {describe(prefer)}")
+        name = prefer.strip().lower()            # "CUDA" and "cuda " mean "cuda"
+        if name not in available:
             raise ValueError(
                 f"prefer: expected one of 'cuda', 'mps', 'cpu' or None, got {prefer!r}")
-        if not available[prefer]:
-            raise RuntimeError(f"prefer: device {prefer!r} was asked for but is not available here")
-        return torch.device(prefer)
+        if not available[name]:
+            raise RuntimeError(f"prefer: device {name!r} was asked for but is not available here")
+        return torch.device(name)
     for name in ("cuda", "mps", "cpu"):
         if available[name]:
             return torch.device(name)
@@ -47,9 +53,10 @@ def get_device(prefer: str | None = None) -> torch.device:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch (every device) so that a CPU run repeats exactly."""
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed: expected a non-negative int, got {seed!r}")
+    """Seed Python, NumPy and torch (every device) so that a CPU run repeats exactly.
+
+    seed: an int (NumPy ints too) from 0 to 2 ** 32 - 1, the range NumPy takes."""
+    seed = check_int(seed, "seed", low=0, high=2**32 - 1)
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds CUDA and MPS generators
@@ -85,7 +92,17 @@ def in_colab() -> bool:
 
 
 def describe_device(device: torch.device) -> str:
-    """A human name for a device, e.g. 'cuda (NVIDIA H100 80GB HBM3)' or 'cpu (2 threads)'."""
+    """A human name for a device, e.g. 'cuda (NVIDIA H100 80GB HBM3)' or 'cpu (2 threads)'.
+
+    device: a ``torch.device`` or its name ("cpu", "cuda:0", ...)."""
+    if isinstance(device, str):
+        try:
+            device = torch.device(device)
+        except RuntimeError:
+            raise ValueError(f"device: expected a device name such as 'cpu' or 'cuda', "
+                             f"got {device!r}") from None
+    if not isinstance(device, torch.device):
+        raise TypeError(f"device: expected a torch.device, got {describe(device)}")
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
     if device.type == "cpu":
@@ -94,7 +111,9 @@ def describe_device(device: torch.device) -> str:
 
 
 def start(seed: int = 0, prefer: str | None = None) -> torch.device:
-    """Seed everything, pick the device and print one line saying where we run."""
+    """Seed everything, pick the device and print one line saying where we run.
+
+    seed: as for ``seed_everything``; prefer: as for ``get_device``."""
     seed_everything(seed)
     device = get_device(prefer)
     place = "Colab" if in_colab() else "local"

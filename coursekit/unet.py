@@ -13,15 +13,23 @@ unpadded convolutions and cropped the skips; padding is the common modern choice
 import torch
 from torch import nn
 
+from coursekit._checks import check_bool, check_choice, check_int, check_tensor, describe
+
+UPSAMPLINGS = ("transposed", "bilinear")
+
 
 class DoubleConv(nn.Sequential):
     """Two 3x3 convolutions (padding 1), each followed by batch norm (optional) and ReLU.
 
+    in_channels, out_channels: ints >= 1; batch_norm: True or False.
     x: (N, in_channels, H, W) -> (N, out_channels, H, W). With batch norm the
     convolutions have no bias (the norm's shift does its job).
     """
 
     def __init__(self, in_channels: int, out_channels: int, batch_norm: bool = True):
+        in_channels = check_int(in_channels, "in_channels", low=1)
+        out_channels = check_int(out_channels, "out_channels", low=1)
+        check_bool(batch_norm, "batch_norm")
         layers = []
         for channels in (in_channels, out_channels):
             layers.append(nn.Conv2d(channels, out_channels, 3, padding=1, bias=not batch_norm))
@@ -34,7 +42,8 @@ class DoubleConv(nn.Sequential):
 class Down(nn.Sequential):
     """One encoder step: 2x2 max pooling, then a double conv.
 
-    x: (N, in_channels, H, W) -> (N, out_channels, H / 2, W / 2).
+    in_channels, out_channels: ints >= 1. x: (N, in_channels, H, W) -> (N, out_channels,
+    H / 2, W / 2).
     """
 
     def __init__(self, in_channels: int, out_channels: int, batch_norm: bool = True):
@@ -44,6 +53,7 @@ class Down(nn.Sequential):
 class Up(nn.Module):
     """One decoder step: upsample x2, concatenate the skip, then a double conv.
 
+    in_channels: an even int >= 2; out_channels: an int >= 1.
     x: (N, in_channels, h, w); skip: (N, in_channels // 2, 2h, 2w) from the encoder
     -> (N, out_channels, 2h, 2w). "transposed": a learned 2x2 transposed convolution
     that also halves the channels; "bilinear": fixed bilinear upsampling, then a 1x1
@@ -53,18 +63,30 @@ class Up(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, batch_norm: bool = True,
                  upsampling: str = "transposed"):
         super().__init__()
+        in_channels = check_int(in_channels, "in_channels", low=2)
+        if in_channels % 2:
+            raise ValueError(f"in_channels: expected an even int (half come from the skip), "
+                             f"got {in_channels}")
+        check_choice(upsampling, "upsampling", UPSAMPLINGS)
+        self.in_channels = in_channels
         if upsampling == "transposed":
             self.up = nn.ConvTranspose2d(in_channels, in_channels // 2, 2, stride=2)
         elif upsampling == "bilinear":
             self.up = nn.Sequential(
                 nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
                 nn.Conv2d(in_channels, in_channels // 2, 1))
-        else:
-            raise ValueError(f"upsampling: expected 'transposed' or 'bilinear', "
-                             f"got {upsampling!r}")
         self.conv = DoubleConv(in_channels, out_channels, batch_norm)
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        half = self.in_channels // 2
+        check_tensor(x, "x", ndim=4, dims=f"(N, {self.in_channels}, h, w)", kind="float")
+        check_tensor(skip, "skip", ndim=4, dims=f"(N, {half}, 2h, 2w)", kind="float")
+        N, _, h, w = x.shape
+        if x.shape[1] != self.in_channels:
+            raise ValueError(f"x: expected (N, {self.in_channels}, h, w), got {describe(x)}")
+        if skip.shape != (N, half, 2 * h, 2 * w):
+            raise ValueError(f"skip: expected {(N, half, 2 * h, 2 * w)} for x of shape "
+                             f"{tuple(x.shape)}, got {describe(skip)}")
         x = self.up(x)                          # (N, in / 2, 2h, 2w)
         x = torch.cat([skip, x], dim=1)         # (N, in, 2h, 2w): the skip's detail joins
         return self.conv(x)                     # (N, out, 2h, 2w)
@@ -73,20 +95,26 @@ class Up(nn.Module):
 class UNet(nn.Module):
     """U-Net: images (N, in_channels, H, W) -> logits (N, num_classes, H, W).
 
-    depth: number of poolings (H and W must be divisible by 2 ** depth);
-    width: channels of the first level, doubled at each level down;
-    batch_norm: batch norm after every convolution;
+    in_channels, num_classes: ints >= 1;
+    depth: number of poolings, an int >= 1 (H and W must be divisible by 2 ** depth);
+    width: channels of the first level, an int >= 1, doubled at each level down;
+    batch_norm: True for batch norm after every convolution;
     upsampling: "transposed" (learned) or "bilinear" (fixed, then a 1x1 conv).
+    The images may be of any float dtype (converted to the weights' dtype) and in
+    channels-last memory format; a single image (C, H, W) needs its batch dimension:
+    ``image[None]``.
     """
 
     def __init__(self, in_channels: int = 1, num_classes: int = 2, depth: int = 4,
                  width: int = 64, batch_norm: bool = True, upsampling: str = "transposed"):
         super().__init__()
-        for name, value, low in [("in_channels", in_channels, 1), ("num_classes", num_classes, 1),
-                                 ("depth", depth, 1), ("width", width, 1)]:
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise ValueError(f"{name}: expected an int >= {low}, got {value!r}")
-        self.depth = depth
+        in_channels = check_int(in_channels, "in_channels", low=1)
+        num_classes = check_int(num_classes, "num_classes", low=1)
+        depth = check_int(depth, "depth", low=1)
+        width = check_int(width, "width", low=1)
+        check_bool(batch_norm, "batch_norm")
+        check_choice(upsampling, "upsampling", UPSAMPLINGS)
+        self.in_channels, self.depth = in_channels, depth
         channels = [width * 2 ** level for level in range(depth + 1)]  # e.g. 64 ... 1024
         self.first = DoubleConv(in_channels, channels[0], batch_norm)
         self.downs = nn.ModuleList(
@@ -97,7 +125,8 @@ class UNet(nn.Module):
         self.head = nn.Conv2d(channels[0], num_classes, 1)  # a class score per pixel
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input(x, self.depth)
+        check_input(x, self.depth, self.in_channels)
+        x = x.to(self.head.weight.dtype)        # float16 images into a float32 model, ...
         skips = [self.first(x)]                 # full size
         for down in self.downs:
             skips.append(down(skips[-1]))       # 1/2, 1/4, ... 1/2**depth
@@ -107,19 +136,24 @@ class UNet(nn.Module):
         return self.head(x)
 
 
-def check_input(x, depth: int) -> None:
-    """Fail clearly unless x is (N, C, H, W) with H and W divisible by 2 ** depth."""
-    if not isinstance(x, torch.Tensor) or x.dim() != 4:
-        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f"x: expected a tensor (N, C, H, W), got {shape}")
+def check_input(x, depth: int, channels: int | None = None) -> None:
+    """Fail clearly unless x is a float (N, C, H, W) with H and W divisible by
+    2 ** depth (and >= it), and C == channels unless channels is None."""
+    depth = check_int(depth, "depth", low=0)
+    check_tensor(x, "x", ndim=4, dims="(N, C, H, W)", kind="float")
+    if channels is not None and x.shape[1] != channels:
+        raise ValueError(f"x: expected {channels} channels, (N, {channels}, H, W), "
+                         f"got {describe(x)}")
     H, W = x.shape[-2:]
     multiple = 2 ** depth
-    if H % multiple or W % multiple:
+    if H % multiple or W % multiple or min(H, W) < multiple:
         raise ValueError(
             f"x: height and width must be divisible by 2 ** depth = {multiple}, got {H}x{W}; "
             f"pad or crop the image, e.g. to {H // multiple * multiple}x{W // multiple * multiple}")
 
 
 def count_parameters(model: nn.Module) -> int:
-    """Number of trainable parameters."""
+    """Number of trainable parameters of an ``nn.Module``."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model: expected an nn.Module, got {describe(model)}")
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -2,6 +2,7 @@
 
 import re
 import subprocess
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -55,6 +56,34 @@ def test_install_spec_and_urls():
     assert course.install_spec("exercises").startswith("dlvision-coursekit[exercises] @ git+")
     assert course.colab_url("book/02-concepts.ipynb") == (
         f"https://colab.research.google.com/github/{OWNER_REPO}/blob/main/book/02-concepts.ipynb")
+
+
+def test_urls_take_paths_relative_to_the_repository_only():
+    """An absolute path gave '.../blob/main//home/me/book/02-concepts.ipynb', a broken link."""
+    expected = course.colab_url("book/02-concepts.ipynb")
+    for same in [Path("book/02-concepts.ipynb"), "./book/02-concepts.ipynb",
+                 "book\\02-concepts.ipynb"]:
+        assert course.colab_url(same) == expected
+    for bad in ["/home/me/book/02-concepts.ipynb", "../book/02-concepts.ipynb",
+                "C:\\course\\book\\02-concepts.ipynb", ""]:
+        with pytest.raises(ValueError, match=r"notebook_path: expected a path relative to the "
+                                             r"repository root"):
+            course.colab_url(bad)
+    with pytest.raises(ValueError, match=r"notebook_path: expected a notebook \(.ipynb\)"):
+        course.colab_url("book/_toc.yml")
+    with pytest.raises(TypeError, match=r"notebook_path: expected a path"):
+        course.colab_url(None)
+    assert course.raw_url(Path("exercises/tests")).endswith(f"/v{course.VERSION}/exercises/tests")
+    with pytest.raises(ValueError, match=r"path: expected a path relative"):
+        course.raw_url("/etc/passwd")
+
+
+def test_install_spec_checks_its_extras():
+    assert course.install_spec("book,exercises").startswith("dlvision-coursekit[book,exercises] @")
+    with pytest.raises(TypeError, match=r"extras: expected a str"):
+        course.install_spec(True)           # gave "dlvision-coursekit[True] @ ..."
+    with pytest.raises(ValueError, match=r"extras: expected extra names separated by commas"):
+        course.install_spec("book]")
 
 
 BOOK_NOTEBOOKS = sorted(BOOK.glob("[0-9][0-9]*.ipynb"))

@@ -1,5 +1,6 @@
 """coursekit.fcn and coursekit.unet: shapes, the bilinear start, skips, clear errors."""
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -49,10 +50,57 @@ def test_fcn_variants_differ_only_by_their_skips():
 
 
 def test_fcn_rejects_bad_sizes():
-    with pytest.raises(ValueError, match="divisible by 32, got 50x64"):
+    with pytest.raises(ValueError, match=r"divisible by 32 \(and >= 32\), got 50x64"):
         fcn.FCN(1, 2, width=4)(torch.zeros(1, 1, 50, 64))
-    with pytest.raises(ValueError, match="variant: expected one of"):
+    with pytest.raises(ValueError, match=r"divisible by 32 \(and >= 32\), got 0x64"):
+        fcn.FCN(1, 2, width=4)(torch.zeros(1, 1, 0, 64))           # was an error inside torch
+    with pytest.raises(ValueError, match="variant: expected one of '32s', '16s', '8s', got '4s'"):
         fcn.FCN(variant="4s")
+    with pytest.raises(ValueError, match=r"x: expected 1 channels, \(N, 1, H, W\), got a float32"):
+        fcn.FCN(1, 2, width=4)(torch.zeros(1, 3, 32, 32))
+    with pytest.raises(ValueError, match=r"x: expected a tensor \(N, 1, H, W\), got a float32 "
+                                         r"tensor of shape \(1, 32, 32\)"):
+        fcn.FCN(1, 2, width=4)(torch.zeros(1, 32, 32))             # no batch dimension
+    with pytest.raises(TypeError, match=r"x: expected a float tensor .*images.float\(\) / 255"):
+        fcn.FCN(1, 2, width=4)(torch.zeros(1, 1, 32, 32, dtype=torch.uint8))
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"num_classes": True}, TypeError, "num_classes: expected an int >= 1, got True"),
+    ({"width": 4.0}, TypeError, "width: expected an int >= 1, got 4.0"),
+    ({"in_channels": 0}, ValueError, "in_channels: expected an int >= 1, got 0"),
+    ({"variant": 8}, ValueError, "variant: expected one of .* got 8"),
+])
+def test_fcn_constructor_errors(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        fcn.FCN(**kwargs)
+
+
+def test_fcn_and_unet_take_numpy_ints():
+    assert [p.shape for p in fcn.FCN(np.int64(1), np.int64(3), width=np.int64(2)).parameters()] \
+        == [p.shape for p in fcn.FCN(1, 3, width=2).parameters()]
+    assert unet.count_parameters(unet.UNet(depth=np.int64(2), width=np.int32(2))) == \
+        unet.count_parameters(unet.UNet(depth=2, width=2))
+    assert fcn.bilinear_kernel(np.int64(2)).shape == (4, 4)
+
+
+@pytest.mark.parametrize("make, shape", [
+    (lambda: fcn.FCN(1, 3, width=2), (2, 1, 32, 64)),
+    (lambda: unet.UNet(1, 3, depth=2, width=2), (2, 1, 8, 12)),
+])
+def test_segmentation_models_on_layouts_and_float_dtypes(make, shape):
+    """Channels-last and non-contiguous images give the same logits; float16, bfloat16
+    and float64 images are converted to the weights' dtype (they were an error from
+    inside torch: "Input type (Half) and bias type (float) should be the same")."""
+    torch.manual_seed(0)
+    model = make().eval()
+    x = torch.rand(*shape)
+    expected = model(x)
+    torch.testing.assert_close(model(x.contiguous(memory_format=torch.channels_last)), expected)
+    torch.testing.assert_close(model(x.transpose(2, 3).contiguous().transpose(2, 3)), expected)
+    for dtype in (torch.float16, torch.bfloat16, torch.float64):
+        same = x.to(dtype)
+        torch.testing.assert_close(model(same), model(same.float()))
 
 
 @pytest.mark.parametrize("depth, upsampling, batch_norm", [
@@ -96,9 +144,43 @@ def test_unet_rejects_bad_input():
     model = unet.UNet(1, 2, depth=3, width=4)
     with pytest.raises(ValueError, match=r"divisible by 2 \*\* depth = 8, got 60x64"):
         model(torch.zeros(1, 1, 60, 64))
+    with pytest.raises(ValueError, match=r"divisible by 2 \*\* depth = 8, got 0x64"):
+        model(torch.zeros(1, 1, 0, 64))                             # was an error inside torch
     with pytest.raises(ValueError, match=r"x: expected a tensor \(N, C, H, W\)"):
         model(torch.zeros(1, 64, 64))
-    with pytest.raises(ValueError, match="upsampling: expected 'transposed' or 'bilinear'"):
+    with pytest.raises(ValueError, match=r"x: expected 1 channels, \(N, 1, H, W\)"):
+        model(torch.zeros(1, 3, 64, 64))                            # was an error inside torch
+    with pytest.raises(TypeError, match=r"x: expected a float tensor .*images.float\(\) / 255"):
+        model(torch.zeros(1, 1, 64, 64, dtype=torch.uint8))
+    with pytest.raises(ValueError, match="upsampling: expected one of 'transposed', 'bilinear'"):
         unet.UNet(upsampling="nearest")
     with pytest.raises(ValueError, match="depth: expected an int >= 1"):
         unet.UNet(depth=0)
+    with pytest.raises(TypeError, match="in_channels: expected an int >= 1, got True"):
+        unet.UNet(in_channels=True)                                 # was accepted as 1
+    with pytest.raises(TypeError, match="batch_norm: expected True or False, got 1"):
+        unet.UNet(batch_norm=1)
+    with pytest.raises(TypeError, match="model: expected an nn.Module, got None"):
+        unet.count_parameters(None)
+
+
+def test_unet_blocks_say_which_input_is_wrong():
+    """Up with an odd in_channels could not take its own skip; a skip of the wrong size
+    failed inside torch.cat. Both now fail at the argument."""
+    with pytest.raises(ValueError, match=r"in_channels: expected an even int .*got 5"):
+        unet.Up(5, 3)
+    up = unet.Up(4, 2)
+    with pytest.raises(ValueError, match=r"skip: expected \(1, 2, 8, 8\) for x of shape "
+                                         r"\(1, 4, 4, 4\), got a float32 tensor of shape "
+                                         r"\(1, 2, 9, 9\)"):
+        up(torch.zeros(1, 4, 4, 4), torch.zeros(1, 2, 9, 9))
+    with pytest.raises(ValueError, match=r"x: expected \(N, 4, h, w\)"):
+        up(torch.zeros(1, 3, 4, 4), torch.zeros(1, 2, 8, 8))
+    fusion = fcn.SkipFusion(8, 3)
+    with pytest.raises(ValueError, match=r"features: expected \(1, 8, 8, 8\) for coarse"):
+        fusion(torch.zeros(1, 3, 4, 4), torch.zeros(1, 8, 9, 9))
+    with pytest.raises(ValueError, match=r"coarse: expected \(N, 3, h, w\)"):
+        fusion(torch.zeros(1, 2, 4, 4), torch.zeros(1, 8, 8, 8))
+    with pytest.raises(TypeError, match=r"in_channels: expected an int >= 1, got 2.0"):
+        unet.DoubleConv(2.0, 4)
+    assert unet.check_input(torch.zeros(1, 1, 5, 7), 0) is None    # depth 0: any size

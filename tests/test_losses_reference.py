@@ -3,12 +3,13 @@
 Neither library is installed (each would pull its own torch), so their formulas are
 written out below, small and in float64, from the source files read at these commits:
 
-- smp: github.com/qubvel-org/segmentation_models.pytorch at
+- smp: the GitHub repository qubvel-org / segmentation_models.pytorch at
   5006616357631a48c7c8e11977cf5abb00803590: segmentation_models_pytorch/losses/
   _functional.py (soft_tversky_score, soft_dice_score, soft_jaccard_score), dice.py
   (DiceLoss.forward), jaccard.py (JaccardLoss.forward), tversky.py (TverskyLoss),
   focal.py (FocalLoss.forward with focal_loss_with_logits).
-- MONAI: github.com/Project-MONAI/MONAI at d388d1c6fec8cb3a0eebee5b5a0b9776ca59ca83:
+- MONAI: the GitHub repository Project-MONAI / MONAI at
+  d388d1c6fec8cb3a0eebee5b5a0b9776ca59ca83:
   monai/losses/dice.py (DiceLoss.forward), utils.py (compute_tp_fp_fn), tversky.py
   (TverskyLoss.forward), focal_loss.py (softmax_focal_loss, sigmoid_focal_loss).
 

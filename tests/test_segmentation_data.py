@@ -1,7 +1,9 @@
 """MNIST scenes, shapes, ISBI membranes, joint transforms, Oxford-IIIT Pet offline."""
 
+import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from coursekit import joint_transforms, membranes, pets, scenes
 from coursekit.data import DataNotFoundError
@@ -45,10 +47,77 @@ def test_scenes_from_real_mnist_use_the_split():
 
 
 def test_scenes_bad_arguments(pool):
-    with pytest.raises(ValueError, match="size: expected an int >= 28"):
+    with pytest.raises(ValueError, match="size: expected an int >= 28, got 20"):
         scenes.MNISTScenes(2, size=20, digits_pool=pool)
-    with pytest.raises(ValueError, match="count: expected a positive int"):
+    with pytest.raises(ValueError, match="count: expected an int >= 1, got 0"):
         scenes.MNISTScenes(0, digits_pool=pool)
+    with pytest.raises(TypeError, match="count: expected an int >= 1, got True"):
+        scenes.MNISTScenes(True, digits_pool=pool)
+    with pytest.raises(TypeError, match="train: expected True or False, got 1"):
+        scenes.MNISTScenes(2, train=1, digits_pool=pool)
+    with pytest.raises(TypeError, match=r"digits_pool: expected \(images, labels\) or None"):
+        scenes.MNISTScenes(2, digits_pool=pool[0])
+
+
+def test_scenes_take_numpy_ints_and_any_integer_labels(pool):
+    images, labels = pool
+    reference = scenes.MNISTScenes(4, size=40, seed=3, digits_pool=pool)
+    for same in [scenes.MNISTScenes(np.int64(4), size=np.int32(40), seed=np.int64(3),
+                                    digits_pool=pool),
+                 scenes.MNISTScenes(4, size=40, seed=3,
+                                    digits_pool=(images, labels.to(torch.uint8))),
+                 scenes.MNISTScenes(4, size=40, seed=3, digits_pool=[images.double(), labels])]:
+        assert torch.equal(same.images, reference.images)
+        assert torch.equal(same.semantic, reference.semantic)
+
+
+@pytest.mark.parametrize("images, labels, error, match", [
+    # uint8 pictures: every pixel above 0 counted as ink, the image in 0..255
+    (lambda i: (i * 255).to(torch.uint8), None, TypeError,
+     r"digit_images: expected a float tensor .*images.float\(\) / 255"),
+    (lambda i: i * 255, None, ValueError,
+     r"digit_images: expected values in \[0, 1\], got 0..229.5; .*images.float\(\) / 255"),
+    (lambda i: i[:, None], None, ValueError, r"digit_images: expected a tensor \(M, 28, 28\)"),
+    (lambda i: i[:, :20, :20], None, ValueError, r"digit_images: expected \(M, 28, 28\)"),
+    (lambda i: i[:0], lambda t: t[:0], ValueError, r"digit_images: .*at least one digit"),
+    (lambda i: i.numpy(), None, TypeError, r"digit_images: expected a tensor"),
+    (lambda i: i.index_fill(1, torch.tensor([0]), float("nan")), None, ValueError,
+     r"digit_images: expected finite numbers"),
+    # a label 10 made semantic class 11, beyond NUM_CLASSES
+    (None, lambda t: t + 1, ValueError,
+     r"digit_labels: expected class indices in 0..9, found values 1..10"),
+    (None, lambda t: t.float(), TypeError, r"digit_labels: expected an integer tensor"),
+    (None, lambda t: t[:5], ValueError, r"digit_labels: expected one label per digit \(10\)"),
+])
+def test_compose_refuses_a_wrong_pool(pool, images, labels, error, match):
+    digit_images = images(pool[0]) if images else pool[0]
+    digit_labels = labels(pool[1]) if labels else pool[1]
+    with pytest.raises(error, match=match):
+        scenes.compose(digit_images, digit_labels, size=40)
+
+
+def test_compose_arguments(pool):
+    with pytest.raises(ValueError, match="max_digits: expected an int >= 1, got 0"):
+        scenes.compose(*pool, max_digits=0)            # was an error inside torch.randint
+    with pytest.raises(ValueError, match="tries: expected an int >= 1, got 0"):
+        scenes.compose(*pool, tries=0)
+    with pytest.raises(TypeError, match="generator: expected a torch.Generator or None"):
+        scenes.compose(*pool, generator=0)
+    image, semantic, instances, digits = scenes.compose(*pool, size=np.int64(40),
+                                                        generator=torch.Generator())
+    assert image.shape == (1, 40, 40) and semantic.shape == instances.shape == (40, 40)
+
+
+def test_a_digit_without_ink_is_left_out(pool):
+    """It has no pixel to label and no box (it crashed on ``cols.min()`` of nothing)."""
+    images, labels = pool[0].clone(), pool[1]
+    images[3] = 0.4                                    # grey, below the ink threshold
+    for seed in range(10):
+        g = torch.Generator().manual_seed(seed)
+        image, semantic, instances, digits = scenes.compose(images, labels, max_digits=5,
+                                                            generator=g)
+        assert all(digit.label != 3 for digit in digits)
+        assert torch.equal(instances.unique()[1:], torch.arange(1, len(digits) + 1))
 
 
 def test_shapes():
@@ -103,10 +172,102 @@ def test_resize_never_invents_a_label():
     small_image, small_mask = joint_transforms.resize(image, mask, 7)
     assert set(small_mask.unique().tolist()) == {0, 3}      # never 1 or 2 in between
     assert small_mask.dtype == torch.int64 and small_image.shape == (1, 7, 7)
-    with pytest.raises(ValueError, match="mask: expected an integer tensor"):
+    with pytest.raises(TypeError, match="mask: expected an integer tensor"):
         joint_transforms.resize(image, mask.float(), 7)
     with pytest.raises(ValueError, match=r"mask: expected the image's size \(10, 10\)"):
         joint_transforms.random_crop(image, mask[:5], 4)
+
+
+MASK_DTYPES = [torch.uint8, torch.int8, torch.int16, torch.int32, torch.bool]
+TRANSFORMS = {
+    "random_crop": lambda image, mask, g: joint_transforms.random_crop(image, mask, 5, g),
+    "random_flip_rotate": joint_transforms.random_flip_rotate,
+    "random_elastic": lambda image, mask, g: joint_transforms.random_elastic(
+        image, mask, 3.0, generator=g),
+    "resize": lambda image, mask, g: joint_transforms.resize(image, mask, (5, 11)),
+}
+
+
+@pytest.mark.parametrize("name", TRANSFORMS)
+@pytest.mark.parametrize("dtype", MASK_DTYPES)
+def test_joint_transforms_take_masks_of_any_integer_dtype(name, dtype):
+    """uint8 masks from PNG files (class 255 too), int8..int32 and bool masks give the
+    labels an int64 mask gives, as int64."""
+    g = torch.Generator().manual_seed(0)
+    image = torch.rand(2, 8, 9, generator=g)
+    mask = torch.randint(2 if dtype == torch.bool else 3, (8, 9), generator=g)
+    if dtype == torch.uint8:
+        mask[2:5, 3:6] = 255                           # the "ignore" label of a PNG mask
+    expected_image, expected_mask = TRANSFORMS[name](image, mask, torch.Generator().manual_seed(1))
+    got_image, got_mask = TRANSFORMS[name](image, mask.to(dtype), torch.Generator().manual_seed(1))
+    assert got_mask.dtype == torch.int64 and torch.equal(got_mask, expected_mask)
+    assert torch.equal(got_image, expected_image)
+
+
+@pytest.mark.parametrize("name", ["random_elastic", "resize"])
+def test_large_labels_stay_exact(name):
+    """A label above 2 ** 24 went through float32 and came back as its neighbour."""
+    mask = torch.zeros(8, 8, dtype=torch.int64)
+    mask[2:6, 2:6] = 2**24 + 1
+    _, got = TRANSFORMS[name](torch.rand(1, 8, 8), mask, torch.Generator().manual_seed(0))
+    assert set(got.unique().tolist()) <= {0, 2**24 + 1} and (got == 2**24 + 1).any()
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float64])
+def test_resize_and_elastic_keep_the_image_dtype(dtype):
+    """They returned float32 for every image (float64 precision lost, float16 doubled)."""
+    g = torch.Generator().manual_seed(2)
+    image, mask = torch.rand(3, 10, 12, generator=g), torch.randint(4, (10, 12), generator=g)
+    small, small_mask = joint_transforms.resize(image.to(dtype), mask, (7, 5))
+    reference = F.interpolate(image[None].double(), size=(7, 5), mode="bilinear",
+                              align_corners=False, antialias=True)[0]
+    tolerance = {torch.float16: 2e-3, torch.bfloat16: 1e-2, torch.float64: 1e-12}[dtype]
+    assert small.dtype == dtype
+    torch.testing.assert_close(small.double(), reference, atol=tolerance, rtol=0)
+    assert torch.equal(small_mask, F.interpolate(mask[None, None].double(), size=(7, 5),
+                                                 mode="nearest-exact")[0, 0].long())
+    warped, warped_mask = joint_transforms.random_elastic(
+        image.to(dtype), mask, 2.0, generator=torch.Generator().manual_seed(3))
+    warped32, warped_mask32 = joint_transforms.random_elastic(
+        image, mask, 2.0, generator=torch.Generator().manual_seed(3))
+    assert warped.dtype == dtype and torch.equal(warped_mask, warped_mask32)
+    torch.testing.assert_close(warped.double(), warped32.double(), atol=tolerance + 1e-6, rtol=0)
+
+
+def test_joint_transforms_refuse_what_they_would_get_wrong():
+    image, mask = torch.rand(1, 6, 6), torch.zeros(6, 6, dtype=torch.long)
+    resize, elastic = joint_transforms.resize, joint_transforms.random_elastic
+    # sigma inf warped every pixel to NaN coordinates: one constant image, a blank mask
+    with pytest.raises(ValueError, match=r"sigma: expected a number >= 0, got inf"):
+        elastic(image, mask, float("inf"))
+    with pytest.raises(ValueError, match=r"sigma: expected a number >= 0, got nan"):
+        elastic(image, mask, float("nan"))
+    with pytest.raises(TypeError, match=r"sigma: expected a number >= 0, got '2'"):
+        elastic(image, mask, "2")
+    # elastic_sigma NaN: "NaN > 0" is False, so the warp was silently skipped
+    with pytest.raises(ValueError, match=r"elastic_sigma: expected a number >= 0, got nan"):
+        joint_transforms.RandomCropFlipRotate(4, elastic_sigma=float("nan"))
+    with pytest.raises(TypeError, match=r"size: expected an int >= 1, got 4.0"):
+        joint_transforms.RandomCropFlipRotate(4.0)
+    for size, error, match in [(0, ValueError, r"size: expected an int >= 1, got 0"),
+                               (-3, ValueError, r"size: expected an int >= 1, got -3"),
+                               (2.5, TypeError, r"size: expected an int >= 1, got 2.5"),
+                               ((4, 0), ValueError, r"size\[1\]: expected an int >= 1, got 0"),
+                               ((4,), ValueError, r"size: expected an int or \(H, W\)")]:
+        with pytest.raises(error, match=match):
+            resize(image, mask, size)                  # 0 and -3 failed inside F.interpolate
+    assert resize(image, mask, np.int64(4))[1].shape == (4, 4)
+    assert joint_transforms.random_crop(image, mask, np.int64(4))[1].shape == (4, 4)
+    with pytest.raises(ValueError, match=r"size: expected an int >= 1 and <= 6, got 7"):
+        joint_transforms.random_crop(image, mask, 7)
+    with pytest.raises(TypeError, match=r"generator: expected a torch.Generator or None"):
+        joint_transforms.random_crop(image, mask, 4, 0)
+    with pytest.raises(TypeError, match=r"image: expected a float tensor .*images.float\(\)"):
+        resize((image * 255).to(torch.uint8), mask, 4)  # came back as float in 0..255
+    with pytest.raises(ValueError, match=r"image: expected a tensor \(C, H, W\)"):
+        resize(image[0], mask, 4)
+    with pytest.raises(ValueError, match=r"image: expected at least 1 channel, row and column"):
+        resize(image[:0], mask, 4)
 
 
 def test_membranes_split_and_crops():
@@ -127,6 +288,133 @@ def test_membranes_missing_says_where_and_how(tmp_path):
     with pytest.raises(DataNotFoundError, match="(?s)ISBI 2012 membranes is not available.*"
                        "COURSEKIT_DATA"):
         membranes.load(root=tmp_path)
+    with pytest.raises(ValueError, match=r"root: expected a folder, got the file"):
+        membranes.load(root=__file__)
+    with pytest.raises(TypeError, match=r"root: expected a folder \(str or Path\) or None"):
+        membranes.load(root=3)                          # was a TypeError from pathlib
+    with pytest.raises(ValueError, match=r"split: expected one of 'train', 'validation', 'all'"):
+        membranes.load("Train")
+
+
+def test_membranes_with_one_slice_missing_names_it(tmp_path):
+    """Only slice 0 was looked for: a missing slice 27 failed inside PIL."""
+    from coursekit import setup
+
+    source = setup.data_root() / membranes.FOLDER / "train"
+    for sub in ("image", "label"):
+        (tmp_path / "train" / sub).mkdir(parents=True)
+        for index in range(membranes.NUM_SLICES):
+            name = f"{sub}/{index}.png"
+            if name != "label/27.png":
+                (tmp_path / "train" / name).symlink_to(source / name)
+    assert membranes.load("train", root=tmp_path)[0].shape == (25, 1, 512, 512)
+    with pytest.raises(DataNotFoundError, match=r"label/27.png is missing"):
+        membranes.load("validation", root=tmp_path)
+
+
+def small_slices():
+    g = torch.Generator().manual_seed(0)
+    return torch.rand(2, 1, 16, 16, generator=g), torch.randint(2, (2, 16, 16), generator=g)
+
+
+def test_membrane_crops_check_their_arguments_when_made():
+    images, labels = small_slices()
+    with pytest.raises(ValueError, match=r"size: expected an int >= 1 and <= 16, got 64"):
+        membranes.MembraneCrops(images, labels, size=64)  # failed at the first crop only
+    with pytest.raises(ValueError, match=r"crops_per_epoch: expected an int >= 1, got 0"):
+        membranes.MembraneCrops(images, labels, size=8, crops_per_epoch=0)
+    with pytest.raises(ValueError, match=r"labels: expected \(S, H, W\) matching images .*S >= 1"):
+        membranes.MembraneCrops(images[:0], labels[:0], size=8)  # was a ZeroDivisionError
+    with pytest.raises(TypeError, match=r"images: expected a float tensor .*images.float\(\)"):
+        membranes.MembraneCrops((images * 255).to(torch.uint8), labels, size=8)
+    with pytest.raises(TypeError, match=r"labels: expected an integer tensor \(S, H, W\)"):
+        membranes.MembraneCrops(images, labels.float(), size=8)
+    with pytest.raises(ValueError, match=r"elastic_sigma: expected a number >= 0, got inf"):
+        membranes.MembraneCrops(images, labels, size=8, elastic_sigma=float("inf"))
+
+
+def test_membrane_crops_end_where_their_length_says():
+    """``for image, label in crops`` never ended: __getitem__ took any index."""
+    import itertools
+
+    crops = membranes.MembraneCrops(*small_slices(), size=8, crops_per_epoch=5)
+    assert len(list(itertools.islice(iter(crops), 20))) == 5
+    with pytest.raises(IndexError, match=r"index: expected an int from 0 to 4, got 5"):
+        crops[5]
+    assert crops[-1][0].shape == (1, 8, 8)
+
+
+def test_membrane_crops_of_uint8_labels_are_the_int64_crops():
+    images, labels = small_slices()
+    a = membranes.MembraneCrops(images, labels, size=8, crops_per_epoch=4, seed=3)
+    b = membranes.MembraneCrops(images, labels.to(torch.uint8), size=np.int64(8),
+                                crops_per_epoch=4, seed=3)
+    for i in range(4):
+        (image_a, label_a), (image_b, label_b) = a[i], b[i]   # each call draws a new crop
+        assert torch.equal(image_a, image_b) and torch.equal(label_a, label_b)
+        assert label_b.dtype == torch.int64
+
+
+def test_tiled_prediction_refuses_clearly():
+    model = torch.nn.Conv2d(1, 2, 1)
+    image = torch.randn(1, 1, 50, 40)
+    with pytest.raises(ValueError, match=r"tile: expected an int >= 1 and <= 40, got 128"):
+        membranes.predict_tiled(model, image)
+    with pytest.raises(ValueError, match=r"image: expected a tensor \(N, C, H, W\) or "
+                                         r"\(C, H, W\), got a float32 tensor of shape \(50, 40\)"):
+        membranes.predict_tiled(model, image[0, 0], tile=16)        # was "not enough values"
+    with pytest.raises(TypeError, match=r"image: expected a float tensor .*images.float\(\)"):
+        membranes.predict_tiled(model, image.to(torch.uint8), tile=16)
+    with pytest.raises(ValueError, match=r"device: expected a device such as 'cpu'"):
+        membranes.predict_tiled(model, image, tile=16, device="gpu")
+    with pytest.raises(TypeError, match=r"model: expected an nn.Module, got None"):
+        membranes.predict_tiled(None, image, tile=16)
+    valid = torch.nn.Conv2d(1, 2, 3)                   # no padding: 14x14 logits for 16x16
+    with pytest.raises(ValueError, match=r"model: expected logits \(N, classes, 16, 16\)"):
+        membranes.predict_tiled(valid, image, tile=16, overlap=4)
+
+
+def test_tiled_prediction_leaves_the_model_in_its_mode():
+    """It left a model in eval mode: batch norm stopped learning in the epochs after."""
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 1), torch.nn.BatchNorm2d(2)).train()
+    membranes.predict_tiled(model, torch.randn(1, 1, 16, 16), tile=8, overlap=0)
+    assert model.training
+    model.eval()
+    membranes.predict_tiled(model, torch.randn(1, 1, 16, 16), tile=8, overlap=0)
+    assert not model.training
+
+
+def test_symmetric_prediction_of_a_binary_model_is_its_sigmoid():
+    """One logit per pixel: the softmax over that one channel was 1 everywhere."""
+    torch.manual_seed(0)
+    binary = torch.nn.Conv2d(1, 1, 1)
+    image = torch.randn(1, 1, 16, 16)
+    got = membranes.predict_symmetric(binary, image, tile=8, overlap=2)
+    assert got.shape == (1, 1, 16, 16)
+    torch.testing.assert_close(got, binary(image).sigmoid().detach(), atol=1e-6, rtol=1e-5)
+
+
+def test_pets_arguments(tmp_path):
+    from PIL import Image
+
+    g = torch.Generator().manual_seed(0)
+    photo = torch.randint(256, (6, 6, 3), generator=g, dtype=torch.uint8)
+    trimap = torch.randint(1, 4, (6, 6), generator=g, dtype=torch.uint8)
+    fake = [(Image.fromarray(photo.numpy()), Image.fromarray(trimap.numpy()))]
+    image, mask = pets.PetSegmentation(fake, size=np.int64(6))[0]
+    assert torch.allclose(image, photo.permute(2, 0, 1).float() / 255, atol=1e-6)
+    expected = torch.where(trimap == 1, 1, torch.where(trimap == 2, 0, 255)).long()
+    assert torch.equal(mask, expected)
+    with pytest.raises(TypeError, match=r"pets: expected a data set"):
+        pets.PetSegmentation(None)
+    with pytest.raises(ValueError, match=r"size: expected an int >= 1, got 0"):
+        pets.PetSegmentation(fake, size=0)
+    with pytest.raises(ValueError, match=r"split: expected one of 'trainval', 'test'"):
+        pets.oxford_pet("train", root=tmp_path, download=False)
+    with pytest.raises(TypeError, match=r"root: expected a folder"):
+        pets.oxford_pet(root=3, download=False)
+    with pytest.raises(TypeError, match=r"download: expected True or False, got 0"):
+        pets.oxford_pet(root=tmp_path, download=0)
 
 
 def test_tiled_prediction_equals_whole_image_for_a_local_model():
@@ -135,7 +423,7 @@ def test_tiled_prediction_equals_whole_image_for_a_local_model():
     tiled = membranes.predict_tiled(model, image, tile=32, overlap=8)
     assert tiled.shape == (1, 2, 100, 70)
     assert torch.allclose(tiled, model(image), atol=1e-5)
-    with pytest.raises(ValueError, match="tile, overlap"):
+    with pytest.raises(ValueError, match=r"overlap: expected an int >= 0 and <= 31, got 32"):
         membranes.predict_tiled(model, image, tile=32, overlap=32)
 
 
@@ -158,8 +446,18 @@ def test_symmetric_prediction_averages_the_eight_views():
     got = membranes.predict_symmetric(shifted, image, tile=48, overlap=0)
     assert torch.allclose(got, expected, atol=1e-5)
     assert not torch.allclose(got, shifted(image).softmax(1), atol=1e-3)
-    with pytest.raises(ValueError, match="image: expected a square image"):
-        membranes.predict_symmetric(local, torch.randn(1, 1, 48, 32), tile=32, overlap=8)
+    # not square (it was refused): a quarter-turned view is 32x48, turned back it is 48x32
+    rectangle = torch.randn(1, 1, 48, 32)
+    views = []
+    for flip in (False, True):
+        for turns in range(4):
+            view = (rectangle.flip(-1) if flip else rectangle).rot90(turns, (-2, -1))
+            tiled = membranes.predict_tiled(shifted, view, tile=32, overlap=0)
+            assert tiled.shape[2:] == view.shape[2:]
+            back = tiled.softmax(1).rot90(-turns, (-2, -1))
+            views.append(back.flip(-1) if flip else back)
+    got = membranes.predict_symmetric(shifted, rectangle, tile=32, overlap=0)
+    torch.testing.assert_close(got, torch.stack(views).mean(0), atol=1e-5, rtol=1e-5)
 
 
 def test_oxford_pet_offline_says_so(tmp_path):

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 
@@ -23,6 +24,17 @@ def test_get_device_rejects_unknown_and_unavailable(monkeypatch):
     assert setup.get_device("cpu") == torch.device("cpu")
 
 
+def test_get_device_reads_the_name_in_any_case(monkeypatch):
+    """'CUDA' and 'CPU' were refused as unknown devices."""
+    assert setup.get_device("CPU") == setup.get_device(" cpu ") == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert setup.get_device("CUDA") == torch.device("cuda")
+    with pytest.raises(TypeError, match=r"prefer: expected 'cuda', 'mps', 'cpu' or None, got 1"):
+        setup.get_device(1)
+    with pytest.raises(ValueError, match=r"prefer: expected one of .* got 'GPU'"):
+        setup.get_device("GPU")
+
+
 def test_seed_makes_a_cpu_run_repeat_exactly():
     def run():
         setup.seed_everything(123)
@@ -35,10 +47,29 @@ def test_seed_makes_a_cpu_run_repeat_exactly():
     assert not torch.equal(run(), torch.nn.Linear(4, 2)(torch.randn(8, 4)).detach())
 
 
-@pytest.mark.parametrize("seed", [-1, 1.5, "0", True])
-def test_seed_rejects_bad_values(seed):
-    with pytest.raises(ValueError, match="seed: expected a non-negative int"):
+@pytest.mark.parametrize("seed, error", [(-1, ValueError), (2**32, ValueError),
+                                         (1.5, TypeError), ("0", TypeError), (True, TypeError)])
+def test_seed_rejects_bad_values(seed, error):
+    # 2 ** 32 passed the check and failed inside NumPy ("Seed must be between 0 and 2**32 - 1")
+    with pytest.raises(error, match=r"seed: expected an int >= 0 and <= 4294967295"):
         setup.seed_everything(seed)
+
+
+def test_seed_takes_numpy_ints():
+    """A NumPy int (e.g. from np.arange) was refused as not an int."""
+    setup.seed_everything(np.int64(7))
+    assert torch.initial_seed() == 7
+    first = torch.rand(3)
+    setup.seed_everything(7)
+    assert torch.equal(torch.rand(3), first)
+
+
+def test_describe_device_takes_a_name():
+    assert setup.describe_device("cpu") == setup.describe_device(torch.device("cpu"))
+    with pytest.raises(TypeError, match=r"device: expected a torch.device, got None"):
+        setup.describe_device(None)
+    with pytest.raises(ValueError, match=r"device: expected a device name such as 'cpu'"):
+        setup.describe_device("gpu")
 
 
 @pytest.mark.parametrize("value, expected", [("", False), ("0", False), ("false", False),
