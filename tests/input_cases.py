@@ -2465,6 +2465,12 @@ for label, bad in pick(bad_ints(1), "True", "0"):
     add(f"n_frames={label}", Fresh(new_figure), draw_nothing, bad, "c", expect=error("n_frames"))
 add("one frame", Fresh(new_figure), draw_nothing, 1, "a caption",
     expect=equals(True, post=lambda html: "coursekit-replay" in html and "a caption" in html))
+for label, bad in [("1", 1), ("257", 257), ("True", True), ("8.0", 8.0), ("'256'", "256")]:
+    add(f"colours={label}", Fresh(new_figure), draw_nothing, 1, "c", colours=bad,
+        expect=error("colours"))
+add("colours a NumPy int: palette frames", Fresh(new_figure), draw_nothing, 2, "c",
+    colours=np.int64(16), expect=equals([2], post=lambda html: [
+        int(n) for n in re.findall(r"var frames = new Array\((\d+)\)", html)]))
 
 user_image = rand(7, 7)
 bad_user_images = [("a list", user_image.tolist()), ("2x2", user_image[:2, :2]),
@@ -2505,6 +2511,206 @@ for name in ("ReceptiveFieldViewer", "receptive_field_viewer"):
 add = cases_for("widgets.ReceptiveFieldViewer.replay",
                 obj=Call("widgets.ReceptiveFieldViewer", rand(12, 12)))
 add("the replay", expect=equals(True, post=lambda html: "coursekit-table" in html))
+
+# chapters 6 and 7: the loss, threshold and overlap explorers
+
+
+def frame_counts(html):
+    """The number of frames of each replay in an HTML page, in order."""
+    return [int(n) for n in re.findall(r"var frames = new Array\((\d+)\)", html)]
+
+
+add = cases_for("widgets.loss_values")
+for label, bad in bad_numbers(low=0, high=1, open_low=True, full=True) + [("1.0", 1.0)]:
+    add(f"p_object={label}", bad, 0.1, expect=error("p_object"))
+for label, bad in pick(bad_numbers(low=0, high=1, open_low=True), "True", "nan", "0"):
+    add(f"p_background={label}", 0.5, bad, expect=error("p_background"))
+for label, bad in bad_ints(1, full=True):
+    add(f"object_pixels={label}", 0.5, 0.1, bad, expect=error("object_pixels"))
+add("total_pixels = object_pixels (no background)", 0.5, 0.1, 4, 4,
+    expect=error("total_pixels"))
+add("total_pixels=32.0", 0.5, 0.1, 4, 32.0, expect=error("total_pixels"))
+add("p 0.5 everywhere: BCE is log 2", 0.5, 0.5, expect=equals(math.log(2),
+                                                             post=lambda v: v["bce"]))
+add("soft Dice by its formula", 0.5, 0.1, 4, 32,   # 1 - (2 tp + 1) / (sum p + sum y + 1)
+    expect=equals(1 - 5 / 9.8, post=lambda v: v["dice"]))
+add("NumPy numbers", np.float32(0.25), np.float64(0.1), np.int64(4), np.int32(32),
+    expect=equals(same_call(0.25, 0.1, 4, 32)))
+add = cases_for("widgets.loss_gradients")
+add("p_object=1.0", 1.0, 0.1, expect=error("p_object"))
+add("p_background=nan", 0.5, math.nan, expect=error("p_background"))
+add("object_pixels=0", 0.5, 0.1, 0, expect=error("object_pixels"))
+add("BCE: sum of (p - y) / N over each group", 0.5, 0.5, 4, 32,
+    expect=equals({"object": 4 * 0.5 / 32, "background": 28 * 0.5 / 32},
+                  post=lambda g: g["bce"]))
+add("NumPy numbers", np.float64(0.3), 0.1, np.int64(2), np.int64(10),
+    expect=equals(same_call(0.3, 0.1, 2, 10)))
+add = cases_for("widgets.object_strip")
+for label, bad in bad_ints(1):
+    add(f"object_pixels={label}", bad, 8, expect=error("object_pixels"))
+add("total_pixels=3 for 3 object pixels", 3, 3, expect=error("total_pixels"))
+add("2 of 6", 2, 6, expect=equals(torch.tensor([0, 0, 1, 1, 0, 0])))
+add("NumPy ints", np.int64(1), np.int64(3), expect=equals(torch.tensor([0, 1, 0])))
+add = cases_for("widgets.draw_losses")
+add("p_object=0", 0, 0.1, expect=error("p_object"))
+add("total_pixels=True", 0.5, 0.1, 1, True, expect=error("total_pixels"))
+add("the title names the strip", 0.3, 0.1, 4, 32,
+    expect=equals(True, post=lambda fig: "4 object pixels of 32" in titles(fig)[0]))
+add = cases_for("widgets.LossExplorer")
+add("object_pixels=0", 0, expect=error("object_pixels"))
+add("total_pixels=4.0", 4, 4.0, expect=error("total_pixels"))
+add("p_object=0.001 (below the slider)", p_object=0.001, expect=error("p_object"))
+add("p_background=1", p_background=1, expect=error("p_background"))
+add("NumPy ints", np.int64(2), np.int64(10), expect=equals(same_call(2, 10),
+                                                           post=lambda e: e.values))
+add("its values", 2, 10, p_object=0.5, p_background=0.5,
+    expect=equals(math.log(2), post=lambda e: e.values["bce"]))
+add = cases_for("widgets.LossExplorer.replay", obj=Call("widgets.LossExplorer", 1, 6))
+add("two sweeps", expect=equals([9, 5], post=frame_counts))
+
+_T = torch.Generator().manual_seed(77)       # its own generator: later cases keep their inputs
+thr_truth = (torch.rand(6, 5, generator=_T) < 0.4).long()
+thr_truth[0, 0] = 1
+thr_prob = 0.4 * thr_truth + 0.6 * torch.rand(6, 5, generator=_T)
+SCORES = ("precision", "recall", "f1", "iou", "accuracy")
+
+
+def sk_threshold(probabilities, truth, threshold):
+    """scikit-learn's precision, recall, F1, IoU (Jaccard) and accuracy of p >= threshold."""
+
+    def make():
+        from sklearn import metrics as sk
+
+        y = truth.flatten().numpy()
+        p = (probabilities.flatten() >= threshold).long().numpy()
+        return [sk.precision_score(y, p, zero_division=0), sk.recall_score(y, p),
+                sk.f1_score(y, p), sk.jaccard_score(y, p), sk.accuracy_score(y, p)]
+
+    return Fresh(make)
+
+
+def five_scores(scores):
+    return [scores[k] for k in SCORES]
+
+
+add = cases_for("widgets.threshold_scores")
+for label, bad in bad_images(thr_prob, batched=False, full=True):
+    add(f"probabilities {label}", bad, thr_truth, 0.5, expect=error("probabilities"))
+add("probabilities in 0..2", thr_prob * 2, thr_truth, 0.5, expect=error("probabilities"))
+add("a NaN probability", with_value(thr_prob, math.nan), thr_truth, 0.5,
+    expect=error("probabilities"))
+add("truth float", thr_prob, thr_truth.float(), 0.5, expect=error("truth"))
+add("truth a list", thr_prob, thr_truth.tolist(), 0.5, expect=error("truth"))
+add("truth with a 2", thr_prob, with_value(thr_truth, 2), 0.5, expect=error("truth"))
+add("truth (5, 5) for (6, 5)", thr_prob, thr_truth[:5], 0.5, expect=error("truth"))
+for label, bad in bad_numbers(low=0, high=1, full=True):
+    add(f"threshold={label}", thr_prob, thr_truth, bad, expect=error("threshold"))
+for label, truth in [("int64", thr_truth)] + int_dtypes(thr_truth):
+    add(f"{label} truth, against scikit-learn", thr_prob, truth, 0.5,
+        expect=equals(sk_threshold(thr_prob, thr_truth, 0.5), post=five_scores))
+add("threshold 0: every pixel predicted", thr_prob, thr_truth, 0,
+    expect=equals(sk_threshold(thr_prob, thr_truth, 0.0), post=five_scores))
+add("threshold 1: nothing predicted", thr_prob, thr_truth, 1,
+    expect=equals(sk_threshold(thr_prob, thr_truth, 1.0), post=five_scores))
+add("threshold a NumPy float", thr_prob, thr_truth, np.float32(0.5),
+    expect=equals(same_call(thr_prob, thr_truth, 0.5)))
+add("float64, non-contiguous probabilities", strided(thr_prob.double()), thr_truth, 0.5,
+    expect=equals(same_call(thr_prob, thr_truth, 0.5)))
+add("a batch (N, H, W)", thr_prob[None], thr_truth[None], 0.5,
+    expect=equals(same_call(thr_prob, thr_truth, 0.5)))
+
+add = cases_for("widgets.ThresholdExplorer")
+add("probabilities (1, H, W)", thr_prob[None], thr_truth[None], expect=error("probabilities"))
+add("probabilities uint8", (thr_prob * 255).to(torch.uint8), thr_truth,
+    expect=error("probabilities"))
+add("truth None", thr_prob, None, expect=error("truth"))
+add("truth without a 1", thr_prob, thr_truth * 0, expect=error("truth"))
+add("truth float", thr_prob, thr_truth.float(), expect=error("truth"))
+add("image 5x5 for 6x5", thr_prob, thr_truth, torch.zeros(5, 5), expect=error("image"))
+add("threshold=2", thr_prob, thr_truth, threshold=2, expect=error("threshold"))
+add("uint8 truth, image (3, H, W)", thr_prob, thr_truth.to(torch.uint8), torch.zeros(3, 6, 5),
+    expect=equals(sk_threshold(thr_prob, thr_truth, 0.5),
+                  post=lambda e: five_scores(e.scores)))
+add("no arguments: the example", expect=equals((48, 48),
+                                               post=lambda e: tuple(e.probabilities.shape)))
+thresholder = Call("widgets.ThresholdExplorer", thr_prob, thr_truth)
+add = cases_for("widgets.ThresholdExplorer.draw", obj=thresholder)
+for label, bad in bad_numbers(low=0, high=1, full=True):
+    add(f"threshold={label}", bad, expect=error("threshold"))
+add("threshold a NumPy float", np.float64(0.5), expect=equals(same_call(0.5), post=titles))
+add = cases_for("widgets.ThresholdExplorer.replay", obj=thresholder)
+add("9 thresholds", expect=equals([9], post=frame_counts))
+
+ovl_truth, ovl_pred = torch.zeros(6, 6, dtype=torch.int64), torch.zeros(6, 6, dtype=torch.int64)
+ovl_truth[1:4, 1:4], ovl_pred[2:5, 2:6] = 1, 1     # 9 and 12 pixels, 4 in both, 17 in either
+
+
+def sk_overlap(truth, prediction):
+    """scikit-learn's Jaccard and F1 (Dice) of two 0/1 masks."""
+
+    def make():
+        from sklearn import metrics as sk
+
+        y, p = truth.flatten().numpy(), prediction.flatten().numpy()
+        return [sk.jaccard_score(y, p), sk.f1_score(y, p)]
+
+    return Fresh(make)
+
+
+def iou_dice(scores):
+    return [scores["iou"], scores["dice"]]
+
+
+add = cases_for("widgets.overlap_scores")
+for label, bad in bad_indices(ovl_truth, 2, full=True):
+    add(f"truth {label}", bad, ovl_pred, expect=error("truth"))
+    add(f"prediction {label}", ovl_truth, bad, expect=error("prediction"))
+add("prediction (5, 6) for (6, 6)", ovl_truth, ovl_pred[:5], expect=error("prediction"))
+add("by hand: 4 of 17", ovl_truth, ovl_pred, expect=equals(
+    {"iou": 4 / 17, "dice": 8 / 21, "intersection": 4, "union": 17, "truth": 9,
+     "prediction": 12}))
+for label, truth in int_dtypes(ovl_truth, full=True):
+    add(f"{label} masks, against scikit-learn", truth, ovl_pred.to(truth.dtype),
+        expect=equals(sk_overlap(ovl_truth, ovl_pred), post=iou_dice))
+add("non-contiguous masks", strided(ovl_truth), strided(ovl_pred),
+    expect=equals(same_call(ovl_truth, ovl_pred)))
+add("a batch (N, H, W)", ovl_truth[None], ovl_pred[None],
+    expect=equals(same_call(ovl_truth, ovl_pred)))
+add("two empty masks: nothing to measure", ovl_truth * 0, ovl_pred * 0,
+    expect=equals([math.nan, math.nan], post=iou_dice))
+
+add = cases_for("widgets.overlap_masks")
+for name in ("dx", "dy"):
+    for label, bad in [("1.5", 1.5), ("True", True), ("100 (past the grid)", 100), ("None", None)]:
+        add(f"{name}={label}", **{name: bad}, expect=error(name))
+for label, bad in pick(bad_ints(1), "True", "2.0", "0") + [("41 (past the grid)", 41)]:
+    add(f"size={label}", size=bad, expect=error("size"))
+for label, bad in [("'circle'", "circle"), ("None", None)]:
+    add(f"shape={label}", shape=bad, expect=error("shape"))
+for label, bad in pick(bad_ints(2), "True", "3.0", "1"):
+    add(f"grid={label}", grid=bad, expect=error("grid"))
+add("truth_size=50 on a grid of 40", truth_size=50, expect=error("truth_size"))
+add("shifted by 2: half of a 4x4 square", dx=2, size=4, grid=8, truth_size=4,
+    expect=equals((16, 8), post=lambda m: (int(m[0].sum()), int((m[0] & m[1]).sum()))))
+add("NumPy ints", np.int64(3), np.int32(-1), np.int64(5), "disc", np.int64(12), np.int64(6),
+    expect=equals(same_call(3, -1, 5, "disc", 12, 6)))
+
+add = cases_for("widgets.OverlapExplorer")
+for label, bad in pick(bad_ints(4), "True", "5.0", "3"):
+    add(f"grid={label}", bad, expect=error("grid"))
+add("truth_size=0", 16, 0, expect=error("truth_size"))
+add("truth_size=17 on a grid of 16", 16, 17, expect=error("truth_size"))
+add("NumPy ints", np.int64(16), np.int64(8),
+    expect=equals(same_call(16, 8), post=lambda e: e.scores))
+overlapper = Call("widgets.OverlapExplorer", 16, 8)
+add = cases_for("widgets.OverlapExplorer.draw", obj=overlapper)
+add("dx=1.5", 1.5, 0, 8, expect=error("dx"))
+add("size=0", 0, 0, 0, expect=error("size"))
+add("shape='circle'", 0, 0, 8, "circle", expect=error("shape"))
+add("half of the square: IoU 1/3", -4, 0, 8, expect=equals(
+    True, post=lambda fig: "IoU 32/96 = 0.33" in titles(fig)[1]))
+add = cases_for("widgets.OverlapExplorer.replay", obj=overlapper)
+add("slide, then resize", expect=equals([9], post=frame_counts))
 
 # =========================================================== prediction_browser
 
