@@ -1,9 +1,10 @@
 """Graded exercises (coursekit.grading): masters, generated exercises, checks and grading.
 
 For every master in solutions/: the committed exercise is in sync with it; graded with
-the hidden tests, its solution gets every point, its untouched exercise none, and a
-planted wrong answer loses exactly its question's points; in a running notebook the
-check cells say "not answered yet", name the failure and hint, or say all passed.
+the hidden tests, its solution gets every point, its untouched exercise none, a
+planted wrong answer loses exactly its question's points, and an answer that only calls
+the course's own function (where coursekit holds one) gets nothing; in a running notebook
+the check cells say "not answered yet", name the failure and hint, or say all passed.
 For one chapter: a submission that loops, raises or floods does not stop the others.
 """
 
@@ -52,6 +53,35 @@ PLANTED_BUGS = {
         "        x = torch.cat([x, skip], dim=1)  # planted bug: the wrong order",
         "the skip must come first",
     ),
+    "06-losses": (
+        "q1",
+        "    dice = (2 * intersection + smooth) / (p.sum() + y.sum() + smooth)",
+        "    dice = 2 * intersection / (p.sum() + y.sum())  # planted bug: no smooth",
+        "did you add smooth to both the numerator and the denominator?",
+    ),
+    "07-evaluation": (
+        "q3",
+        "    return float(iou.nanmean())",
+        "    return float(iou.nan_to_num(0.0).mean())  # planted bug: absent classes count as 0",
+        "should be left out, not counted as 0",
+    ),
+}
+
+COPIES = {
+    # chapter: (question, [(a line of its solution, what replaces it)]): an answer that only
+    # calls the course's own function, imported under another name, which must get nothing
+    "06-losses": ("q1", [
+        ("def soft_dice_loss(",
+         "from coursekit.losses import soft_dice_loss as reference\n\n\ndef soft_dice_loss("),
+        ("    # BEGIN SOLUTION\n",
+         '    # BEGIN SOLUTION\n    return reference(logits, target, mode="binary", '
+         "smooth=smooth)\n"),
+    ]),
+    "07-evaluation": ("q3", [
+        ("    # BEGIN SOLUTION\n",
+         "    # BEGIN SOLUTION\n    from coursekit import metrics\n"
+         "    return metrics.mean_iou(cm)\n"),
+    ]),
 }
 
 TIMEOUT = 60  # seconds per submission here; a normal one takes 10-30 s on 2 busy CPUs
@@ -142,6 +172,11 @@ def graded(generated, tmp_path_factory):
     nbformat.write(solution, folder / "right.ipynb")
     nbformat.write(read(files.notebook), folder / "unanswered.ipynb")
     nbformat.write(plant_bug(solution, chapter), folder / "wrong.ipynb")
+    if chapter in COPIES:
+        copied = solution
+        for line, replacement in COPIES[chapter][1]:
+            copied = edit_answer(copied, COPIES[chapter][0], line, replacement)
+        nbformat.write(copied, folder / "copies.ipynb")
     out_csv = folder.parent / f"scores-{chapter}.csv"
     rows = grading.grade(folder, chapter, out_csv, timeout=TIMEOUT, jobs=2,
                          autograder=files.autograder)
@@ -222,11 +257,25 @@ def test_planted_wrong_answer_loses_exactly_its_points(generated, graded):
     assert wrong["notes"].startswith(f"{question}: ") and feedback in wrong["notes"]
 
 
-def test_csv_has_one_row_per_submission_and_a_column_per_question(graded):
+def test_an_answer_that_calls_the_course_gets_nothing_for_it(generated, graded):
+    chapter, _ = generated
+    if chapter not in COPIES:
+        pytest.skip(f"{chapter}'s answers are not functions of coursekit")
+    rows, _, points = graded
+    question = COPIES[chapter][0]
+    copies = rows["copies.ipynb"]
+    assert {q: copies[q] for q in points} == {**points, question: 0}
+    assert copies["notes"].startswith(f"{question}: your answer calls ")
+    assert "coursekit/" in copies["notes"]
+
+
+def test_csv_has_one_row_per_submission_and_a_column_per_question(generated, graded):
+    chapter, _ = generated
     _, lines, points = graded
     assert lines[0] == ["submission", *points, "total", "status", "notes"]
     by_name = {line[0]: line for line in lines[1:]}
-    assert sorted(by_name) == ["right.ipynb", "unanswered.ipynb", "wrong.ipynb"]
+    expected = ["right.ipynb", "unanswered.ipynb", "wrong.ipynb"]
+    assert sorted(by_name) == sorted(expected + (["copies.ipynb"] if chapter in COPIES else []))
     full = [str(grading._number(p)) for p in points.values()]
     assert by_name["right.ipynb"][1:-2] == [*full, str(grading._number(sum(points.values())))]
     assert by_name["unanswered.ipynb"][1:-2] == ["0"] * (len(points) + 1)
