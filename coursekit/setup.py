@@ -110,6 +110,13 @@ def describe_device(device: torch.device) -> str:
     return device.type
 
 
+def _data_root_label() -> str:
+    """Where data sets are looked for, named without this machine's folders (committed
+    outputs must not show them): "$COURSEKIT_DATA" when it is set, else "~/coursekit-data".
+    ``data_root()`` gives the folder itself."""
+    return "$COURSEKIT_DATA" if os.environ.get("COURSEKIT_DATA") else "~/coursekit-data"
+
+
 def start(seed: int = 0, prefer: str | None = None) -> torch.device:
     """Seed everything, pick the device and print one line saying where we run.
 
@@ -119,6 +126,7 @@ def start(seed: int = 0, prefer: str | None = None) -> torch.device:
     place = "Colab" if in_colab() else "local"
     print(
         f"coursekit {VERSION} | {place} | device: {describe_device(device)} | "
-        f"fast mode: {'on' if fast_mode() else 'off'} | data: {data_root()} | seed: {seed}"
+        f"fast mode: {'on' if fast_mode() else 'off'} | data: {_data_root_label()} | "
+        f"seed: {seed}"
     )
     return device

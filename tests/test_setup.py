@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -110,4 +112,12 @@ def test_start_prints_one_line_and_returns_the_device(capsys, monkeypatch, tmp_p
     assert isinstance(device, torch.device)
     assert len(out.splitlines()) == 1
     assert f"device: {setup.describe_device(device)}" in out
-    assert "fast mode: on" in out and f"data: {tmp_path}" in out and "seed: 7" in out
+    assert "fast mode: on" in out and "data: $COURSEKIT_DATA" in out and "seed: 7" in out
+    assert str(tmp_path) not in out                   # no folder of this machine
+
+
+def test_start_names_the_default_data_root_without_the_home_folder(capsys, monkeypatch):
+    monkeypatch.delenv("COURSEKIT_DATA", raising=False)
+    setup.start(seed=0)
+    out = capsys.readouterr().out
+    assert "data: ~/coursekit-data" in out and str(Path.home()) not in out
