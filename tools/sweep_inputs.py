@@ -10,7 +10,7 @@ Every case is classified as
 - silent wrong: returned without error where an error was expected, or returned a value
   other than the reference;
 - handled right: returned the reference value;
-- hang: no answer within the time limit (2 s a case);
+- hang: no answer within the time limit (--timeout, 30 s a case by default);
 - broken case: the table itself failed (should never happen).
 
 The cases run in a child process that imports coursekit from ``--root`` (first on
@@ -182,7 +182,8 @@ def main(argv=None) -> int:
     parser.add_argument("--root", required=True, type=Path,
                         help="the checkout whose coursekit/ is swept")
     parser.add_argument("--out", type=Path, help="write the counts and every case's outcome")
-    parser.add_argument("--timeout", type=float, default=2.0, help="seconds per case")
+    parser.add_argument("--timeout", type=float, default=30.0,
+                        help="seconds per case (a widget replay takes about 10)")
     parser.add_argument("--log", type=Path, help="where the cases' own output goes")
     parser.add_argument("--only", help="run only the cases whose id contains this text, "
                         "e.g. 'metrics.' or 'uint8'")
