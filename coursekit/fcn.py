@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from coursekit._checks import check_choice, check_int, check_optional_int, check_tensor, describe
+from coursekit.models import download_quietly
 
 VARIANTS = ("32s", "16s", "8s")
 
@@ -161,7 +162,7 @@ def pretrained_fcn_resnet50(num_classes: int | None = None):
     from torchvision.models.segmentation import FCN_ResNet50_Weights, fcn_resnet50
 
     try:
-        model = fcn_resnet50(weights=FCN_ResNet50_Weights.DEFAULT)
+        model = download_quietly(lambda: fcn_resnet50(weights=FCN_ResNet50_Weights.DEFAULT))
     except Exception as error:  # no internet: URLError, socket errors, ...
         raise RuntimeError(
             "fcn_resnet50's pretrained weights could not be downloaded "

@@ -16,6 +16,9 @@ image (C, H, W) needs its batch dimension: ``image[None]``; uint8 images in 0..2
 ``images.float() / 255``).
 """
 
+import contextlib
+import io
+
 import torch
 from torch import nn
 
@@ -210,6 +213,17 @@ class A2Net(nn.Module):
         return self.fc2(torch.relu(self.fc1(x)))          # raw logits: no ReLU here
 
 
+def download_quietly(make):
+    """``make()``, a torchvision constructor that may download weights, with what torch.hub
+    writes to stderr meanwhile (a "Downloading ... to <cache folder>" line and a progress
+    bar) kept off the notebook: the line names this machine's folders. The download (a few
+    seconds in Colab) happens as usual; errors come through unchanged."""
+    if not callable(make):
+        raise TypeError(f"make: expected a function that builds the model, got {describe(make)}")
+    with contextlib.redirect_stderr(io.StringIO()):
+        return make()
+
+
 def pretrained_resnet18(classes: int = 10, pretrained: bool = True) -> tuple[nn.Module, bool]:
     """torchvision's ResNet-18 with a new ``classes``-way last layer; (model, loaded).
 
@@ -225,7 +239,8 @@ def pretrained_resnet18(classes: int = 10, pretrained: bool = True) -> tuple[nn.
     model, loaded = None, False
     if pretrained:
         try:
-            model, loaded = resnet18(weights=ResNet18_Weights.IMAGENET1K_V1), True
+            model = download_quietly(lambda: resnet18(weights=ResNet18_Weights.IMAGENET1K_V1))
+            loaded = True
         except Exception as error:  # no internet: URLError, socket errors, ...
             print(f"Pretrained ResNet-18 weights are not available here ({type(error).__name__}:"
                   f" {str(error)[:120]}). Continuing WITHOUT them: a randomly initialised "

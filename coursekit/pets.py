@@ -58,6 +58,8 @@ def oxford_pet(split: str = "trainval", size: int = 128, root=None, download: bo
     check_bool(download, "download")
     if root is not None and not isinstance(root, str | Path):
         raise TypeError(f"root: expected a folder (str or Path) or None, got {describe(root)}")
+    place = f"{root}/oxford-iiit-pet" if root is not None else (
+        f"{setup._data_root_label()}/oxford-iiit-pet")       # no folder of this machine
     root = Path(root) if root is not None else setup.data_root()
     try:
         pets = datasets.OxfordIIITPet(root, split=split, target_types="segmentation",
@@ -65,7 +67,7 @@ def oxford_pet(split: str = "trainval", size: int = 128, root=None, download: bo
     except Exception as error:  # no internet, or not on disk with download=False
         raise DataNotFoundError(
             f"Oxford-IIIT Pet is not available here ({type(error).__name__}: "
-            f"{str(error)[:120]}).\nSearched: {root / 'oxford-iiit-pet'}\n"
+            f"{str(error)[:120]}).\nSearched: {place}\n"
             "Fix: run this in Colab or online, where torchvision downloads it (about 800 MB); "
             "the course keeps no offline copy.") from None
     return PetSegmentation(pets, size)

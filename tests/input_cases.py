@@ -1675,6 +1675,10 @@ add("thresholds 0.2 and 0.5", membrane_map, two_cells, thresholds=[0.5, 0.2],
 
 # ======================================================================= models
 
+add = cases_for("models.download_quietly")
+add("make None", None, expect=error("make"))
+add("a constructor: its result", lambda: [1, 2], expect=equals([1, 2]))
+
 add = cases_for("models.check_images")
 im28 = rand(2, 1, 28, 28)
 for label, bad in bad_images(im28):

@@ -137,3 +137,14 @@ def test_normalize_refuses_what_it_would_get_wrong():
         models.Normalize([0.5, 0.4], [0.2])
     with pytest.raises(TypeError, match=r"mean: expected numbers, one per channel"):
         models.Normalize("0.5", [0.2])
+
+
+def test_download_quietly_keeps_torch_hub_lines_off_the_notebook(capsys):
+    import sys
+
+    def make():
+        sys.stderr.write('Downloading: "https://x" to /root/.cache/torch/hub/w.pth\n')
+        return "model"
+
+    assert models.download_quietly(make) == "model"
+    assert "/root/" not in capsys.readouterr().err
