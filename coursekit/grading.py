@@ -198,6 +198,42 @@ def forbidden(*names):
         yield
 
 
+OWN_IMPLEMENTATIONS = ("coursekit/losses.py", "coursekit/metrics/", "torchmetrics/",
+                       "sklearn/metrics/", "torchvision/ops/", "segmentation_models_pytorch/",
+                       "monai/")
+"""Where ready-made losses and metrics live: an answer that calls into them is not the
+student's own computation (``computed_by_hand``)."""
+
+
+@contextlib.contextmanager
+def computed_by_hand(off_limits=OWN_IMPLEMENTATIONS):
+    """Within this block, watch every Python call; when it ends, fail the check if the
+    student's answer called a function whose file lies under one of ``off_limits``.
+
+    Unlike ``forbidden``, this also catches an implementation imported under another
+    name before the test ran (``from coursekit.losses import soft_dice_loss as mine``).
+    Compute the reference result before the block. (The student's own process could still
+    switch the watch off; the sandboxed grader of issue 14 is the real answer to that.)
+    """
+    calls = []
+
+    def notice(frame, event, arg):
+        if event == "call":
+            path = frame.f_code.co_filename.replace("\\", "/")
+            calls.extend(f"{frame.f_code.co_name} from {part.rstrip('/')}"
+                         for part in off_limits if part in path)
+
+    profiler = sys.getprofile()
+    sys.setprofile(notice)
+    try:
+        yield
+    finally:
+        sys.setprofile(profiler)
+    if calls:
+        _fail(f"your answer calls {calls[0]}: this question asks you to compute it yourself",
+              "write it yourself, with torch")
+
+
 def expect_result(function, name, kwargs, expected, hint="", shape_hints=None, forbid=()):
     """The usual test: call ``function(**kwargs)`` and compare its result with ``expected``.
 

@@ -483,3 +483,18 @@ def test_a_failed_download_says_what_to_do(tmp_path, monkeypatch):
     monkeypatch.setattr(grading.course, "raw_url", lambda path: (tmp_path / "gone").as_uri())
     with pytest.raises(RuntimeError, match="could not download .* open the notebook from"):
         grading.exercise_grader("02-concepts")
+
+
+def test_computed_by_hand_catches_a_renamed_import_and_lets_own_work_pass():
+    import torch
+
+    from coursekit.grading import computed_by_hand
+    from coursekit.losses import soft_dice_loss as mine  # imported before the check
+
+    logits, target = torch.zeros(1, 4, 4), torch.ones(1, 4, 4)
+    with pytest.raises(AssertionError, match="your answer calls .* from coursekit/losses.py"):
+        with computed_by_hand():
+            mine(logits, target, mode="binary")
+    with computed_by_hand():                              # plain torch is the student's own
+        value = 1 - (2 * torch.sigmoid(logits).sum()) / (torch.sigmoid(logits).sum() + 16)
+    assert 0 < value.item() < 1

@@ -13,29 +13,15 @@ all_or_nothing = True
 @test_case(points=None, hidden=False)
 def test_example(soft_dice_loss):
     """the example batch above: (2, 1, 2, 3) logits, (2, 2, 3) target"""
-    import sys
     import torch
     from coursekit import losses
-    from coursekit.grading import call, _fail
+    from coursekit.grading import call, _fail, computed_by_hand
     formula = 'loss = 1 - (2 sum(p y) + smooth) / (sum(p) + sum(y) + smooth), p = sigmoid(logits), sums over every pixel of the batch'
     logits = torch.tensor([[[[2.0, -1.0, 0.5], [-3.0, 1.0, 0.0]]], [[[0.0, 0.5, -2.0], [4.0, -4.0, 1.5]]]])
     target = torch.tensor([[[1, 0, 1], [0, 0, 0]], [[0, 0, 0], [1, 0, 1]]])
     expected = losses.soft_dice_loss(logits, target, mode='binary')
-    off_limits = ('coursekit/losses.py', 'coursekit/metrics/', 'torchmetrics/', 'sklearn/metrics/', 'torchvision/ops/', 'segmentation_models_pytorch/', 'monai/')
-    calls = []
-
-    def notice(frame, event, arg):
-        if event == 'call':
-            path = frame.f_code.co_filename.replace('\\', '/')
-            calls.extend((f"{frame.f_code.co_name} from {part.rstrip('/')}" for part in off_limits if part in path))
-    profiler = sys.getprofile()
-    sys.setprofile(notice)
-    try:
+    with computed_by_hand():
         got = call(soft_dice_loss, 'soft_dice_loss', logits, target)
-    finally:
-        sys.setprofile(profiler)
-    if calls:
-        _fail(f'your answer calls {calls[0]}: this question asks you to compute it yourself', 'write it yourself, with torch')
     p4, y3 = (torch.sigmoid(logits), target.float())
     p, y = (p4.reshape(-1), y3.reshape(-1))
 

@@ -13,30 +13,16 @@ all_or_nothing = True
 @test_case(points=None, hidden=False)
 def test_example(focal_loss):
     """the example batch above, gamma = 2"""
-    import sys
     import torch
     import torch.nn.functional as F
     from coursekit import losses
-    from coursekit.grading import call, _fail
+    from coursekit.grading import call, _fail, computed_by_hand
     formula = 'focal = the mean over every pixel of -(1 - p_t) ** gamma * log(p_t), p_t = p where y = 1 and 1 - p where y = 0'
     logits = torch.tensor([[[[2.0, -1.0, 0.5], [-3.0, 1.0, 0.0]]], [[[0.0, 0.5, -2.0], [4.0, -4.0, 1.5]]]])
     target = torch.tensor([[[1, 0, 1], [0, 0, 0]], [[0, 0, 0], [1, 0, 1]]])
     expected = losses.focal_loss(logits, target, mode='binary', gamma=2.0)
-    off_limits = ('coursekit/losses.py', 'coursekit/metrics/', 'torchmetrics/', 'sklearn/metrics/', 'torchvision/ops/', 'segmentation_models_pytorch/', 'monai/')
-    calls = []
-
-    def notice(frame, event, arg):
-        if event == 'call':
-            path = frame.f_code.co_filename.replace('\\', '/')
-            calls.extend((f"{frame.f_code.co_name} from {part.rstrip('/')}" for part in off_limits if part in path))
-    profiler = sys.getprofile()
-    sys.setprofile(notice)
-    try:
+    with computed_by_hand():
         got = call(focal_loss, 'focal_loss', logits, target)
-    finally:
-        sys.setprofile(profiler)
-    if calls:
-        _fail(f'your answer calls {calls[0]}: this question asks you to compute it yourself', 'write it yourself, with torch')
     z, y = (logits.reshape(-1), target.float().reshape(-1))
     cost = F.binary_cross_entropy_with_logits(z, y, reduction='none')
     p, p_t = (torch.sigmoid(z), torch.exp(-cost))

@@ -13,29 +13,15 @@ all_or_nothing = True
 @test_case(points=None, hidden=False)
 def test_example(soft_dice_loss_ignore):
     """the example batch above with three pixels marked 255: they count for nothing"""
-    import sys
     import torch
     from coursekit import losses
-    from coursekit.grading import call, _fail
+    from coursekit.grading import call, _fail, computed_by_hand
     formula = 'leave out every pixel whose target is ignore_index (its p and its y), then the soft Dice loss of question 1 on the rest'
     logits = torch.tensor([[[[2.0, -1.0, 0.5], [-3.0, 1.0, 0.0]]], [[[0.0, 0.5, -2.0], [4.0, -4.0, 1.5]]]])
     target = torch.tensor([[[1, 255, 1], [0, 0, 255]], [[0, 0, 0], [1, 255, 1]]], dtype=torch.uint8)
     expected = losses.soft_dice_loss(logits, target, mode='binary', ignore_index=255)
-    off_limits = ('coursekit/losses.py', 'coursekit/metrics/', 'torchmetrics/', 'sklearn/metrics/', 'torchvision/ops/', 'segmentation_models_pytorch/', 'monai/')
-    calls = []
-
-    def notice(frame, event, arg):
-        if event == 'call':
-            path = frame.f_code.co_filename.replace('\\', '/')
-            calls.extend((f"{frame.f_code.co_name} from {part.rstrip('/')}" for part in off_limits if part in path))
-    profiler = sys.getprofile()
-    sys.setprofile(notice)
-    try:
+    with computed_by_hand():
         got = call(soft_dice_loss_ignore, 'soft_dice_loss_ignore', logits, target)
-    finally:
-        sys.setprofile(profiler)
-    if calls:
-        _fail(f'your answer calls {calls[0]}: this question asks you to compute it yourself', 'write it yourself, with torch')
     p, t = (torch.sigmoid(logits).reshape(-1), target.reshape(-1).float())
     counts = t != 255
 

@@ -13,30 +13,16 @@ all_or_nothing = True
 @test_case(points=None, hidden=False)
 def test_example(confusion_matrix):
     """the example above, 4 classes: the table of counts"""
-    import sys
     import torch
     from coursekit import metrics
-    from coursekit.grading import call, _fail
+    from coursekit.grading import call, _fail, computed_by_hand
     formula = 'cm[i, j] counts the pixels whose true class is i and predicted class j: rows are the truth, columns the prediction'
     size = 'the matrix is (num_classes, num_classes) even when a class appears nowhere: torch.bincount(..., minlength=num_classes ** 2)'
     prediction = torch.tensor([[0, 0, 1, 1], [0, 2, 2, 1]])
     target = torch.tensor([[0, 0, 1, 2], [0, 2, 2, 2]])
     expected = metrics.confusion_matrix(prediction, target, 4)
-    off_limits = ('coursekit/losses.py', 'coursekit/metrics/', 'torchmetrics/', 'sklearn/metrics/', 'torchvision/ops/', 'segmentation_models_pytorch/', 'monai/')
-    calls = []
-
-    def notice(frame, event, arg):
-        if event == 'call':
-            path = frame.f_code.co_filename.replace('\\', '/')
-            calls.extend((f"{frame.f_code.co_name} from {part.rstrip('/')}" for part in off_limits if part in path))
-    profiler = sys.getprofile()
-    sys.setprofile(notice)
-    try:
+    with computed_by_hand():
         got = call(confusion_matrix, 'confusion_matrix', prediction, target, 4)
-    finally:
-        sys.setprofile(profiler)
-    if calls:
-        _fail(f'your answer calls {calls[0]}: this question asks you to compute it yourself', 'write it yourself, with torch')
     hint = formula
     if isinstance(got, torch.Tensor) and torch.equal(got.cpu().long(), expected.t()):
         hint = 'rows are the truth, columns the prediction: cm[true class, predicted class]'

@@ -13,30 +13,16 @@ all_or_nothing = True
 @test_case(points=None, hidden=False)
 def test_example(precision_recall_f1):
     """the example's matrix: precision (1, 1/3, 1, nan), recall (1, 1, 1/2, nan)"""
-    import sys
     import torch
     from coursekit import metrics
-    from coursekit.grading import call, _fail
+    from coursekit.grading import call, _fail, computed_by_hand
     formula = 'precision = TP / (TP + FP), the diagonal over the column sums; recall = TP / (TP + FN), over the row sums; F1 = 2 TP / (2 TP + FP + FN)'
     absent = 'a class absent from both truth and prediction has nothing to measure: NaN, not 0'
     occurs = 'only a class absent from both truth and prediction is NaN; one that occurs but was never predicted (or is never true) scores 0 where its denominator is 0'
     cm = torch.tensor([[3, 0, 0, 0], [0, 1, 0, 0], [0, 2, 2, 0], [0, 0, 0, 0]])
     expected = (metrics.precision_per_class(cm), metrics.recall_per_class(cm), metrics.f1_per_class(cm))
-    off_limits = ('coursekit/losses.py', 'coursekit/metrics/', 'torchmetrics/', 'sklearn/metrics/', 'torchvision/ops/', 'segmentation_models_pytorch/', 'monai/')
-    calls = []
-
-    def notice(frame, event, arg):
-        if event == 'call':
-            path = frame.f_code.co_filename.replace('\\', '/')
-            calls.extend((f"{frame.f_code.co_name} from {part.rstrip('/')}" for part in off_limits if part in path))
-    profiler = sys.getprofile()
-    sys.setprofile(notice)
-    try:
+    with computed_by_hand():
         got = call(precision_recall_f1, 'precision_recall_f1', cm)
-    finally:
-        sys.setprofile(profiler)
-    if calls:
-        _fail(f'your answer calls {calls[0]}: this question asks you to compute it yourself', 'write it yourself, with torch')
     hint = formula
     if isinstance(got, (tuple, list)) and len(got) == 3 and all((isinstance(t, torch.Tensor) for t in got)) and torch.allclose(got[0].double(), expected[1], equal_nan=True):
         hint = 'precision and recall are swapped: precision divides by the column sums cm.sum(0) (all predicted c), recall by the row sums cm.sum(1) (all truly c)'

@@ -13,29 +13,15 @@ all_or_nothing = True
 @test_case(points=None, hidden=False)
 def test_example(mean_iou):
     """the example's matrix: class 3 occurs nowhere and is left out"""
-    import sys
     import torch
     from coursekit import metrics
-    from coursekit.grading import call, _fail
+    from coursekit.grading import call, _fail, computed_by_hand
     formula = 'IoU = TP / (TP + FP + FN) per class, NaN for a class absent from both truth and prediction; mIoU = the mean over the other classes (torch.nanmean)'
     absent = 'a class absent from both truth and prediction should be left out, not counted as 0'
     cm = torch.tensor([[3, 0, 0, 0], [0, 1, 0, 0], [0, 2, 2, 0], [0, 0, 0, 0]])
     expected = metrics.mean_iou(cm)
-    off_limits = ('coursekit/losses.py', 'coursekit/metrics/', 'torchmetrics/', 'sklearn/metrics/', 'torchvision/ops/', 'segmentation_models_pytorch/', 'monai/')
-    calls = []
-
-    def notice(frame, event, arg):
-        if event == 'call':
-            path = frame.f_code.co_filename.replace('\\', '/')
-            calls.extend((f"{frame.f_code.co_name} from {part.rstrip('/')}" for part in off_limits if part in path))
-    profiler = sys.getprofile()
-    sys.setprofile(notice)
-    try:
+    with computed_by_hand():
         got = call(mean_iou, 'mean_iou', cm)
-    finally:
-        sys.setprofile(profiler)
-    if calls:
-        _fail(f'your answer calls {calls[0]}: this question asks you to compute it yourself', 'write it yourself, with torch')
     iou = metrics.iou_per_class(cm)
     known_mistakes = [(float(iou.nan_to_num(0.0).mean()), absent), (float(iou[:3].mean() * 3 / 4), absent)]
     hint = formula
