@@ -215,12 +215,12 @@ class A2Net(nn.Module):
 
 def download_quietly(make):
     """``make()``, a torchvision constructor that may download weights, with what torch.hub
-    writes to stderr meanwhile (a "Downloading ... to <cache folder>" line and a progress
-    bar) kept off the notebook: the line names this machine's folders. The download (a few
-    seconds in Colab) happens as usual; errors come through unchanged."""
+    prints meanwhile (a "Downloading ... to <cache folder>" line on stdout, a progress bar
+    on stderr) kept off the notebook: the line names this machine's folders. The download
+    (a few seconds in Colab) happens as usual; errors come through unchanged."""
     if not callable(make):
         raise TypeError(f"make: expected a function that builds the model, got {describe(make)}")
-    with contextlib.redirect_stderr(io.StringIO()):
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         return make()
 
 
