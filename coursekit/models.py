@@ -82,11 +82,14 @@ def _channel_values(values, name: str) -> torch.Tensor:
     return check_finite(values, name)
 
 
-def conv_bn(c_in: int, c_out: int) -> nn.Sequential:
+def conv_bn(c_in: int, c_out: int, batch_norm: bool = True) -> nn.Sequential:
     """3x3 convolution (same size), batch norm, ReLU: (N, c_in, H, W) -> (N, c_out, H, W).
 
-    c_in, c_out: ints >= 1."""
+    c_in, c_out: ints >= 1. ``batch_norm=False`` (for ablations): convolution with a
+    bias, then ReLU."""
     c_in, c_out = check_int(c_in, "c_in", low=1), check_int(c_out, "c_out", low=1)
+    if not check_bool(batch_norm, "batch_norm"):
+        return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1), nn.ReLU(inplace=True))
     return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
                          nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
 
@@ -95,15 +98,16 @@ class MnistCNN(nn.Module):
     """A small CNN for 28x28 grey images: (N, 1, 28, 28) -> (N, 10) logits.
 
     conv 16 -> pool (14x14) -> conv 32 -> pool (7x7) -> flatten 32*7*7 -> 128 -> 10.
-    classes, width: ints >= 1.
+    classes, width: ints >= 1; ``batch_norm=False`` leaves batch norm out (an ablation).
     """
 
-    def __init__(self, classes: int = 10, width: int = 16):
+    def __init__(self, classes: int = 10, width: int = 16, batch_norm: bool = True):
         super().__init__()
         classes, width = check_int(classes, "classes", low=1), check_int(width, "width", low=1)
+        batch_norm = check_bool(batch_norm, "batch_norm")
         self.features = nn.Sequential(
-            conv_bn(1, width), nn.MaxPool2d(2),           # (N, w, 14, 14)
-            conv_bn(width, 2 * width), nn.MaxPool2d(2),   # (N, 2w, 7, 7)
+            conv_bn(1, width, batch_norm), nn.MaxPool2d(2),           # (N, w, 14, 14)
+            conv_bn(width, 2 * width, batch_norm), nn.MaxPool2d(2),   # (N, 2w, 7, 7)
         )
         self.classifier = nn.Sequential(
             nn.Flatten(),                                 # (N, 2w * 7 * 7)

@@ -5,8 +5,8 @@ backward, step) over a data loader for some epochs, with a progress bar, and
 returns the history; ``evaluate`` measures loss and accuracy on held-out data.
 
 Options of ``fit``, all off unless asked for: a learning-rate ``scheduler`` stepped
-after every batch (``one_cycle`` makes the usual one), mixed precision (``amp``, on
-CUDA), gradient clipping (``clip_grad_norm``), and a ``checkpoint`` file written after
+after every batch (``one_cycle`` makes the usual one), mixed precision (``amp``:
+bfloat16 on a CPU or GPU, float16 on older GPUs), gradient clipping (``clip_grad_norm``), and a ``checkpoint`` file written after
 every epoch, from which ``resume=True`` continues an interrupted run (a Colab
 disconnect) to exactly the same weights as an uninterrupted one on the CPU.
 """
@@ -80,11 +80,14 @@ def one_cycle(optimizer, max_lr: float, epochs: int, steps_per_epoch: int,
 
 
 def _autocast(device, amp):
-    """bfloat16 (or float16) autocast on CUDA when ``amp``; nothing elsewhere."""
+    """Mixed precision when ``amp``: bfloat16 autocast on a CPU and on CUDA GPUs that
+    support it, float16 on older GPUs; nothing on other devices or without ``amp``."""
     device = torch.device(device)
     if amp and device.type == "cuda":
         dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         return torch.autocast("cuda", dtype=dtype)
+    if amp and device.type == "cpu":
+        return torch.autocast("cpu", dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
@@ -393,8 +396,9 @@ def fit(model: nn.Module, train_loader, optimizer, epochs: int, device,
     ``loss_fn`` defaults to cross-entropy on logits. When ``test_loader`` is given,
     each epoch also reports held-out ``test_loss`` and ``test_accuracy``.
 
-    Options: ``scheduler`` (stepped after every batch), ``amp`` (mixed precision on
-    CUDA; ignored elsewhere), ``clip_grad_norm`` (a float), ``checkpoint`` (a file
+    Options: ``scheduler`` (stepped after every batch), ``amp`` (mixed precision:
+    bfloat16 on a CPU, which is faster only where the CPU has bfloat16 instructions
+    (AVX512-BF16 or AMX; see chapter 8), and on recent GPUs; float16 on older GPUs), ``clip_grad_norm`` (a float), ``checkpoint`` (a file
     written after every epoch) with ``resume`` (continue from it if it exists),
     ``stop_epoch`` (stop after that epoch, as if interrupted), ``log`` (print a line
     per epoch, for the rendered book and plain logs). ``ignore_index``: labels that
@@ -422,8 +426,8 @@ def fit(model: nn.Module, train_loader, optimizer, epochs: int, device,
     ignore_index = (check_ignore_index(ignore_index) if ignore_index is not None
                     else _loss_ignore_index(loss_fn))
     model.to(device)
-    amp = amp and torch.device(device).type == "cuda"
-    use_scaler = amp and not torch.cuda.is_bf16_supported()
+    on_cuda = torch.device(device).type == "cuda"
+    use_scaler = amp and on_cuda and not torch.cuda.is_bf16_supported()   # float16
     scaler = torch.amp.GradScaler("cuda") if use_scaler else None
     history = History()
     if resume and checkpoint.is_file():

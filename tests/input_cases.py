@@ -1716,6 +1716,8 @@ add = cases_for("models.conv_bn")
 add("c_in=0", 0, 3, expect=error("c_in"))
 add("c_out=2.0", 2, 2.0, expect=error("c_out"))
 add("NumPy ints", np.int64(2), np.int64(3), expect=equals(same_call(2, 3), post=param_shapes))
+for label, bad in bad_flags():
+    add(f"batch_norm={label}", 2, 3, batch_norm=bad, expect=error("batch_norm"))
 
 add = cases_for("models.Residual")
 for label, bad in pick(bad_ints(1), "True", "0"):
@@ -1742,6 +1744,9 @@ for name, options, shape, wrong_shapes in classifiers:
             add(f"{arg}={label}", **{**options, arg: bad}, expect=error(arg))
     add("classes a NumPy int", **options, classes=np.int64(3),
         expect=equals(same_call(**options, classes=3), post=param_shapes))
+    if name == "MnistCNN":
+        for label, bad in bad_flags():
+            add(f"batch_norm={label}", **options, batch_norm=bad, expect=error("batch_norm"))
     add = cases_for(f"models.{name}.forward", obj=Call(f"models.{name}", **options)
                     .then(eval_mode))
     xs = rand(*shape)

@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
-from coursekit import models
+from coursekit import models, train
 
 CLASSIFIERS = [
     (models.MnistCNN, (3, 1, 28, 28)),
@@ -150,3 +151,27 @@ def test_download_quietly_keeps_torch_hub_lines_off_the_notebook(capsys):
     assert models.download_quietly(make) == "model"
     printed = capsys.readouterr()
     assert "/root/" not in printed.out and "44.7M" not in printed.err
+
+
+def test_mnist_cnn_without_batch_norm_has_biases_and_no_batch_norm():
+    with_bn, without = models.MnistCNN(), models.MnistCNN(batch_norm=False)
+    assert any(isinstance(m, nn.BatchNorm2d) for m in with_bn.modules())
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in without.modules())
+    convs = [m for m in without.modules() if isinstance(m, nn.Conv2d)]
+    assert [c.bias is not None for c in convs] == [True, True]
+    assert without(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+
+
+def test_fit_with_amp_on_a_cpu_runs_in_bfloat16_and_learns():
+    """amp=True on a CPU: bfloat16 autocast (the logits come out in bfloat16), and the
+    loss still falls on a tiny problem."""
+    torch.manual_seed(0)
+    images, labels = torch.randn(64, 1, 28, 28), torch.randint(0, 10, (64,))
+    model = models.MnistCNN(width=4)
+    seen = []
+    model.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
+    loader = [(images, labels)] * 8
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    history = train.fit(model, loader, optimizer, 2, "cpu", amp=True)
+    assert seen[0] == torch.bfloat16
+    assert history[-1]["loss"] < history[0]["loss"]
