@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from coursekit._checks import check_bool, check_choice, check_int, check_tensor, describe
+from coursekit.profiling import count_parameters  # noqa: F401  (moved; chapter 5 uses it here)
 
 UPSAMPLINGS = ("transposed", "bilinear")
 
@@ -150,10 +151,3 @@ def check_input(x, depth: int, channels: int | None = None) -> None:
         raise ValueError(
             f"x: height and width must be divisible by 2 ** depth = {multiple}, got {H}x{W}; "
             f"pad or crop the image, e.g. to {H // multiple * multiple}x{W // multiple * multiple}")
-
-
-def count_parameters(model: nn.Module) -> int:
-    """Number of trainable parameters of an ``nn.Module``."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model: expected an nn.Module, got {describe(model)}")
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -48,7 +48,8 @@ import torch.nn.functional as F
 from torch import nn
 
 MODULES = ("conv", "course", "data", "device_loader", "fcn", "joint_transforms", "losses",
-           "membranes", "metrics", "models", "pets", "scenes", "setup", "train", "unet",
+           "membranes", "metrics", "models", "pets", "profiling", "scenes", "setup", "train",
+           "unet",
            "viz", "widgets", "prediction_browser", "grading")
 GRADING_HELPERS = ("describe", "call", "expect_equal", "expect_tensor", "forbidden")
 """grading is being rewritten by another issue: only these pure helpers are covered."""
@@ -56,6 +57,8 @@ GRADING_HELPERS = ("describe", "call", "expect_equal", "expect_tensor", "forbidd
 NOT_CALLED = {
     "data.DataNotFoundError": "an exception class: it takes any message, nothing to check",
     "widgets.ReplayWidget": "a base class without arguments; the widgets' cases cover it",
+    "profiling.Timing": "a record that time_callable fills; the cases of time_callable "
+                        "and tests/test_profiling.py cover it",
 }
 """Public callables that get no case, each with the reason."""
 
@@ -2227,6 +2230,119 @@ add("Linear(3, 2)", nn.Linear(3, 2), expect=equals(8))
 frozen = nn.Linear(3, 2)
 frozen.weight.requires_grad_(False)
 add("frozen weight", frozen, expect=equals(2))
+
+# ==================================================================== profiling
+
+def _tiny_net():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.Flatten(), nn.Linear(2 * 4 * 4, 3))
+
+
+x44 = rand(2, 1, 4, 4)
+add = cases_for("profiling.time_callable")
+for label, bad in [("None", None), ("a str", "model"), ("a tensor", x44)]:
+    add(f"fn {label}", bad, expect=error("fn"))
+add("args a tensor, not a tuple", torch.sin, x44, expect=error("args"))
+add("args None", torch.sin, None, expect=error("args"))
+for name, low in (("warmup", 0), ("repeats", 1), ("number", 1)):
+    for label, bad in bad_ints(low):
+        add(f"{name}={label}", torch.sin, (x44,), **{name: bad}, expect=error(name))
+add("device 'gpu'", torch.sin, (x44,), device="gpu", expect=error("device"))
+add("device 3", torch.sin, (x44,), device=3, expect=error("device"))
+add("sync not callable", torch.sin, (x44,), sync=1, expect=error("sync"))
+add("clock a float", torch.sin, (x44,), clock=0.5, expect=error("clock"))
+add("3 readings of a fake clock", lambda: None, (), warmup=0, repeats=3,
+    clock=Fresh(lambda: iter(range(0, 100, 2)).__next__),
+    expect=equals([2.0, 2.0, 2.0], post=lambda t: t.times))
+add("repeats a NumPy int", torch.sin, (x44,), warmup=0, repeats=np.int64(2),
+    expect=equals(2, post=lambda t: len(t.times)))
+add = cases_for("profiling.time_forward")
+for label, bad in [("None", None), ("a function", torch.sin)]:
+    add(f"model {label}", bad, x44, expect=error("model"))
+for label, bad in bad_images(x44, full=True):
+    if label not in ("missing batch dim", "5-D"):
+        add(f"inputs {label}", Fresh(_tiny_net), bad, expect=error("inputs"))
+add("repeats=0", Fresh(_tiny_net), x44, repeats=0, expect=error("repeats"))
+add("device 'gpu'", Fresh(_tiny_net), x44, device="gpu", expect=error("device"))
+add("channels_last inputs", Fresh(_tiny_net), channels_last(x44), repeats=2,
+    expect=equals(2, post=lambda t: len(t.times)))
+add = cases_for("profiling.latency_throughput")
+add("model None", None, (1, 4, 4), [1], expect=error("model"))
+for label, bad in [("2 numbers", (4, 4)), ("a float", (1, 4.0, 4)), ("a 0", (1, 0, 4)),
+                   ("a tensor", x44), ("None", None)]:
+    add(f"image_shape {label}", Fresh(_tiny_net), bad, [1], expect=error("image_shape"))
+for label, bad in [("an int", 4), ("empty", []), ("None", None)]:
+    add(f"batch_sizes {label}", Fresh(_tiny_net), (1, 4, 4), bad, expect=error("batch_sizes"))
+for label, bad in [("with a 0", [1, 0]), ("with a float", [2.0]), ("with True", [True])]:
+    add(f"batch_sizes {label}", Fresh(_tiny_net), (1, 4, 4), bad, expect=error("batch_sizes"))
+add("batch sizes 1 and 3", Fresh(_tiny_net), [1, 4, 4], [1, np.int64(3)], repeats=2,
+    expect=equals([1, 3], post=lambda rows: [r["batch"] for r in rows]))
+add = cases_for("profiling.count_parameters")
+for label, bad in [("None", None), ("a state dict", nn.Linear(3, 2).state_dict())]:
+    add(f"model {label}", bad, expect=error("model"))
+add("trainable_only=1", nn.Linear(3, 2), trainable_only=1, expect=error("trainable_only"))
+frozen2 = nn.Linear(3, 2)
+frozen2.weight.requires_grad_(False)
+add("frozen weight, all counted", frozen2, trainable_only=False, expect=equals(8))
+add = cases_for("profiling.count_flops")
+add("model None", None, x44, expect=error("model"))
+for label, bad in bad_images(x44, full=True):
+    if label not in ("missing batch dim", "5-D"):
+        add(f"inputs {label}", Fresh(_tiny_net), bad, expect=error("inputs"))
+add("Linear(5, 3) on 4 rows", nn.Linear(5, 3), rand(4, 5), expect=equals(2 * 4 * 5 * 3))
+add("Conv2d(1, 2, 3) on 2x1x4x4", nn.Conv2d(1, 2, 3, padding=1), x44,
+    expect=equals(2 * 2 * 2 * 16 * 9))
+add = cases_for("profiling.peak_memory")
+add("fn None", None, expect=error("fn"))
+add("args an int", torch.sin, 3, device="cpu", expect=error("args"))
+add("device 'gpu'", torch.sin, (x44,), device="gpu", expect=error("device"))
+add("on the CPU: cannot be measured", torch.sin, (x44,), device="cpu", expect=equals(None))
+add = cases_for("profiling.top_operators")
+add("fn None", None, expect=error("fn"))
+add("args a tensor", torch.sin, x44, expect=error("args"))
+for name, low in (("row_limit", 1), ("calls", 1)):
+    for label, bad in bad_ints(low):
+        add(f"{name}={label}", torch.sin, (x44,), **{name: bad}, expect=error(name))
+add("one operator", torch.sin, (x44,), row_limit=1, calls=1,
+    expect=equals(["aten::sin"], post=lambda rows: [r["name"] for r in rows]))
+add = cases_for("profiling.format_operators")
+for label, bad in [("None", None), ("a str", "aten::sin"), ("a list of str", ["aten::sin"])]:
+    add(f"rows {label}", bad, expect=error("rows"))
+add("width=30", [], width=30, expect=error("width"))
+add("no rows: the header, 40 wide", [], width=40, expect=equals(
+    (["operator", "calls", "self", "ms", "share"], 40), post=lambda t: (t.split(), len(t))))
+add = cases_for("profiling.max_difference")
+for label, bad in [("a list", [1.0]), ("None", None)]:
+    add(f"output {label}", bad, torch.ones(1), expect=error("output"))
+    add(f"reference {label}", torch.ones(1), bad, expect=error("reference"))
+add("shapes differ", torch.ones(2), torch.ones(3), expect=error("output"))
+add("float16 against float32", torch.tensor([1.0, 2.0]).half(), torch.tensor([1.0, 2.5]),
+    expect=equals(0.5))
+add("empty", torch.ones(0), torch.ones(0), expect=equals(0.0))
+add = cases_for("profiling.onnxruntime_available")
+add("a bool", expect=equals(True, post=lambda b: isinstance(b, bool)))
+add = cases_for("profiling.make_variant")
+add("model None", None, x44, expect=error("model"))
+for label, bad in [("a list", x44.tolist()), ("uint8", (x44 * 255).to(torch.uint8))]:
+    add(f"example {label}", Fresh(_tiny_net), bad, expect=error("example"))
+for label, bad in [("'fast'", "fast"), ("'bf16+fp16'", "bf16+fp16"),
+                   ("'onnxruntime+bf16'", "onnxruntime+bf16"), ("None", None),
+                   ("'bf16+bf16'", "bf16+bf16")]:
+    add(f"variant {label}", Fresh(_tiny_net), x44, bad, expect=error("variant"))
+add("device 'gpu'", Fresh(_tiny_net), x44, "eager", device="gpu", expect=error("device"))
+add("fp16 on the CPU: not run, with the reason", Fresh(_tiny_net), x44, "fp16",
+    expect=equals(True, post=lambda r: r[0] is None and "GPU" in r[2]))
+add("channels_last gives eager's numbers", Fresh(_tiny_net), x44, "channels_last",
+    expect=equals(True, post=lambda r: bool(torch.allclose(
+        r[0](x44), _tiny_net().eval()(x44), atol=1e-5))))
+add = cases_for("profiling.compare_variants")
+add("model None", None, x44, expect=error("model"))
+add("example None", Fresh(_tiny_net), None, expect=error("example"))
+add("variants a str", Fresh(_tiny_net), x44, "bf16", expect=error("variants"))
+add("variants with a typo", Fresh(_tiny_net), x44, ["channel_last"], expect=error("variant"))
+add("repeats=0", Fresh(_tiny_net), x44, ["eager"], repeats=0, expect=error("repeats"))
+add("eager first, then the rest", Fresh(_tiny_net), x44, ["bf16", "eager"], repeats=1,
+    expect=equals(["eager", "bf16"], post=lambda rows: [r["variant"] for r in rows]))
 
 # ========================================================================== viz
 
