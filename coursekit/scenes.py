@@ -1,7 +1,9 @@
 """MNIST scenes: canvases with several real MNIST digits, labelled pixel by pixel.
 
 A scene is a square canvas (64x64 by default) on which a few MNIST digits are placed
-at random without touching. Each scene comes with
+at random where their ink lands on no other digit's ink: digits may touch, and their
+faint edges (pixels of 0.5 or less) may overlap, but no ink pixel belongs to two digits.
+Each scene comes with
 
 - ``image``: (1, S, S) float in [0, 1];
 - ``semantic``: (S, S) int64, 0 for background and 1 + d for the ink of digit d
@@ -76,8 +78,8 @@ def compose(digit_images, digit_labels, size: int = 64, max_digits: int = 3,
     (M, 1, 28, 28)); digit_labels:
     (M,) digits 0..9, any integer dtype; size: an int >= 28; max_digits, tries: ints
     >= 1. Picks 1 to ``max_digits`` digits at random and places each where its ink
-    touches no other digit's ink (a digit that finds no such place in ``tries``
-    attempts is left out, and so is a digit without ink).
+    lands on no other digit's ink, though it may touch it (a digit that finds no such
+    place in ``tries`` attempts is left out, and so is a digit without ink).
     """
     _check_pool(digit_images, digit_labels, "digit_images", "digit_labels")
     size = check_int(size, "size", low=28)
