@@ -134,7 +134,12 @@ BOOK_NOTEBOOKS = sorted(BOOK.glob("[0-9][0-9]*.ipynb"))
 def test_the_toc_lists_every_chapter_in_order():
     toc = yaml.safe_load((BOOK / "_toc.yml").read_text())
     listed = [entry["file"] for entry in toc["chapters"]]
-    assert listed == [path.stem for path in BOOK_NOTEBOOKS]
+    chapters = [name for name in listed if name[:2].isdigit()]
+    assert chapters == [path.stem for path in BOOK_NOTEBOOKS]
+    # after the chapters, the appendix that identifies the source articles A1-A5
+    assert listed[len(chapters):] == ["appendix-sources"]
+    text = (BOOK / "appendix-sources.md").read_text()
+    assert all(f"| A{i} |" in text for i in range(1, 6))
 
 
 @pytest.mark.parametrize("path", BOOK_NOTEBOOKS, ids=lambda p: p.name)

@@ -124,7 +124,7 @@ def clone_at_ref(where: Path) -> Path:
                           text=True, check=True).stdout.strip()
     subprocess.run(["git", "-C", str(where), "tag", "-f", course.REF, head], check=True,
                    capture_output=True)
-    return where
+    return where, head
 
 
 class FileServer:
@@ -234,9 +234,9 @@ def main(argv=None) -> int:
         parser.error("notebooks: name at least one notebook, or --all")
     source_data = Path(os.environ.get("COURSEKIT_DATA", Path.home() / "coursekit-data"))
     work = Path(tempfile.mkdtemp(prefix="colab-rehearsal-"))
-    results = []
+    results, head = [], ""
     try:
-        clone = clone_at_ref(work / "repository.git")
+        clone, head = clone_at_ref(work / "repository.git")
         files = FileServer(clone, work / "files")
         data = work / "data"
         data.mkdir()
@@ -258,9 +258,7 @@ def main(argv=None) -> int:
             shutil.rmtree(work, ignore_errors=True)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        summary = {"ref": course.REF, "commit": subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-            text=True).stdout.strip(), "offline_pip": args.offline,
+        summary = {"ref": course.REF, "commit": head[:7], "offline_pip": args.offline,
             "results": [{k: v for k, v in r.items() if k != "first_cell_output"}
                         for r in results]}
         args.out.write_text(json.dumps(summary, indent=1) + "\n")
