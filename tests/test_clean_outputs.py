@@ -112,5 +112,5 @@ def test_the_machine_path_pattern_catches_what_it_should():
                 "/home/me/coursekit-data", "lib/python3.11/site-packages/torch/nn.py",
                 "C:\\\\Users\\\\me"]:
         assert MACHINE_PATHS.search(bad), bad
-    for fine in ["$COURSEKIT_DATA/MNIST", "data root: $COURSEKIT_DATA", "https://github.com/x/y"]:
+    for fine in ["$COURSEKIT_DATA/MNIST", "data root: $COURSEKIT_DATA", "https://example.org/a/b"]:
         assert not MACHINE_PATHS.search(fine), fine
