@@ -2,6 +2,37 @@
 "Deep learning for image classification and segmentation with PyTorch".
 
 One module per concern; import the one you need, e.g. ``from coursekit import setup``.
+Which module serves which chapter (the README has the same map):
+
+=====================  ========  =====================================================
+module                 chapters  what it holds
+=====================  ========  =====================================================
+``course``             all       the repository URL, the version and its git ref
+``setup``              all       device, seeds, fast mode, data root, the set-up line
+``data``               1-3, 5    MNIST, Fashion-MNIST, CIFAR-10: found offline or
+                                 downloaded; tensors from data sets
+``conv``               2         convolution, pooling, output sizes, receptive fields
+``widgets``            2, 6, 7   the interactive explorers (live, and replays for the
+                                 book)
+``viz``                1-5, 7    image grids, feature maps, masks and overlays, curves,
+                                 confusion matrices
+``models``             3         the chapter 3 CNNs and the residual network
+``device_loader``      3         a loader that keeps a small data set on the GPU
+``train``              2-7       the training and evaluation loops
+``fcn``                4, 5, 7   FCN-32s/16s/8s, bilinear upsampling, skip fusion
+``scenes``             4-7       MNIST scenes: digits on a canvas, labelled per pixel
+``losses``             4-7       cross-entropy, BCE, soft Dice, Jaccard, focal, ...
+``metrics``            4-7       one confusion matrix and every score read from it;
+                                 ``metrics.cells``: ISBI 2012's V_Rand and V_Info
+``unet``               5-7       U-Net
+``joint_transforms``   5         crops, flips, turns and warps of image and mask
+                                 together
+``membranes``          5, 7      ISBI 2012 (downloaded from the course repository),
+                                 crops, tiled and 8-view prediction
+``pets``               5         Oxford-IIIT Pet (Colab)
+``prediction_browser`` 4, 5      step through predictions, epoch by epoch
+``grading``            2-7       the exercises' checks and the instructors' grading
+=====================  ========  =====================================================
 
 Every public function is right on what it accepts and refuses the rest with a
 ``TypeError`` or ``ValueError`` that names the argument ("num_classes: expected an int

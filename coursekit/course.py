@@ -10,12 +10,24 @@ import re
 from pathlib import PurePosixPath
 
 VERSION = "0.1.0"
-"""The book's version; Colab installs the course package at the git tag ``v{VERSION}``."""
+"""The book's version. Publishing it means pushing the git tag ``REF`` (see README)."""
 
 REPOSITORY = "https://github.com/dlvision-course/dlvision-course"
 """The course repository: the one place its URL is written."""
 
-BRANCH = "main"
+REF = f"v{VERSION}"
+"""The one git ref everything Colab touches comes from: the notebook a launch button opens
+(``colab_url``; the book's ``_config.yml`` names the same ref), the package the first cell
+installs (``install_spec``), and the files a notebook downloads (``raw_url``: an exercise's
+public tests, the ISBI 2012 archive). The book is published when this tag is pushed
+(``.github/workflows/book.yml``), so a published page never opens a notebook that its
+package does not match. ``tests/test_course.py`` holds the pieces together."""
+
+FILES_URL_VARIABLE = "COURSEKIT_FILES_URL"
+"""An environment variable that, when set, replaces the address ``raw_url`` fetches files
+from (a mirror of the repository at ``REF``). Unset everywhere but in rehearsals of Colab
+(``tools/colab_rehearsal.py``) and tests; what is downloaded through it is still checked."""
+
 DISTRIBUTION = "dlvision-coursekit"
 """The package's name for pip (import name ``coursekit``; "coursekit" on PyPI is someone else's)."""
 
@@ -28,13 +40,17 @@ def install_spec(extras: str = "") -> str:
     >>> install_spec()
     'dlvision-coursekit @ git+https://github.com/dlvision-course/dlvision-course@v0.1.0'
     """
+    return f"{DISTRIBUTION}{_extras(extras)} @ git+{REPOSITORY}@{REF}"
+
+
+def _extras(extras) -> str:
+    """``extras`` ("" or names separated by commas) as pip writes them: "" or "[a,b]"."""
     if not isinstance(extras, str):
         raise TypeError(f"extras: expected a str such as 'exercises', got {extras!r}")
     if extras and not re.fullmatch(r"[A-Za-z0-9_.-]+(,[A-Za-z0-9_.-]+)*", extras):
         raise ValueError(f"extras: expected extra names separated by commas, e.g. 'exercises', "
                          f"got {extras!r}")
-    extra = f"[{extras}]" if extras else ""
-    return f"{DISTRIBUTION}{extra} @ git+{REPOSITORY}@v{VERSION}"
+    return f"[{extras}]" if extras else ""
 
 
 def _repository_path(path, name: str) -> str:
@@ -57,16 +73,21 @@ def colab_url(notebook_path) -> str:
     if not notebook_path.endswith(".ipynb"):
         raise ValueError(f"notebook_path: expected a notebook (.ipynb), got {notebook_path!r}")
     owner_repo = REPOSITORY.removeprefix("https://github.com/")
-    return f"https://colab.research.google.com/github/{owner_repo}/blob/{BRANCH}/{notebook_path}"
+    return f"https://colab.research.google.com/github/{owner_repo}/blob/{REF}/{notebook_path}"
 
 
 def raw_url(path) -> str:
-    """The address of a file of the repository at the book's version, as plain bytes.
+    """The address of a file of the repository at ``REF``, as plain bytes.
 
-    path: relative to the repository root (str or Path), e.g. 'exercises/tests/q1.py'."""
+    path: relative to the repository root (str or Path), e.g. 'exercises/tests/q1.py'.
+    Where the environment variable ``COURSEKIT_FILES_URL`` is set, the address is under it
+    instead (a mirror of the repository at ``REF``; for rehearsals and tests)."""
     path = _repository_path(path, "path")
+    mirror = os.environ.get(FILES_URL_VARIABLE)
+    if mirror:
+        return f"{mirror.rstrip('/')}/{path}"
     owner_repo = REPOSITORY.removeprefix("https://github.com/")
-    return f"https://raw.githubusercontent.com/{owner_repo}/v{VERSION}/{path}"
+    return f"https://raw.githubusercontent.com/{owner_repo}/{REF}/{path}"
 
 
 def setup_cell_source(extras: str = "") -> str:
@@ -77,15 +98,16 @@ def setup_cell_source(extras: str = "") -> str:
     there because the package asks only for lower bounds. Locally it installs nothing.
     """
     return "\n".join([
-        "# Set-up. In Colab this installs the course package (Colab's own torch stays as it is);",
-        "# where the package is already installed it does nothing.",
+        "# Set-up. In Colab: installs the course package (Colab's torch stays as it is).",
+        "# Where the package is already installed, it does nothing.",
         "import importlib.util",
         "import subprocess",
         "import sys",
         "",
+        f"COURSE = \"git+{REPOSITORY}@{REF}\"",
         "if importlib.util.find_spec(\"coursekit\") is None:",
         "    subprocess.run([sys.executable, \"-m\", \"pip\", \"install\", \"-q\",",
-        f"                    \"{install_spec(extras)}\"], check=True)",
+        f"                    f\"{DISTRIBUTION}{_extras(extras)} @ {{COURSE}}\"], check=True)",
         "from coursekit import setup",
         "device = setup.start(seed=0)",
     ])

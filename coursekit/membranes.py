@@ -8,8 +8,20 @@ contiguous block, because neighbouring slices of the stack look alike.
 
 Training uses random crops with flips and quarter turns (``MembraneCrops``);
 ``predict_tiled`` segments a whole slice tile by tile.
+
+torchvision does not provide this data set, so the course repository carries it as one
+archive, ``datasets/isbi2012-membrane.tar.gz`` (attribution and citation in
+``datasets/README.md``). ``load`` downloads it from the repository at the book's version
+(``coursekit.course.raw_url``) when the slices are not in the data root, and checks its
+SHA-256 before unpacking anything.
 """
 
+import hashlib
+import os
+import shutil
+import tarfile
+import tempfile
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +29,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from coursekit import setup
+from coursekit import course, setup
 from coursekit._checks import check_choice, check_int, check_tensor, describe
 from coursekit.data import DataNotFoundError
 from coursekit.joint_transforms import RandomCropFlipRotate
@@ -27,6 +39,50 @@ CLASS_NAMES = ("membrane", "cell interior")
 NUM_SLICES = 30
 VALIDATION_SLICES = tuple(range(25, 30))   # held out: slices 25..29
 TRAIN_SLICES = tuple(range(0, 25))
+ARCHIVE = "datasets/isbi2012-membrane.tar.gz"
+"""The archive's path in the course repository: 30 labelled training slices, 30 test slices."""
+ARCHIVE_SHA256 = "3acbccbb650095dc9b3c5600d9d973655b3e58f75beb3f86bd945644380c4af8"
+"""Its SHA-256 (``tools/make_isbi_archive.py`` rebuilds the same bytes from the slices)."""
+
+
+def _download_archive(folder: Path) -> None:
+    """Download the course's ISBI 2012 archive, check its SHA-256 and unpack its slices
+    into ``folder``; raise OSError (or ValueError for a damaged download) on failure,
+    leaving nothing half-written behind."""
+    url = course.raw_url(ARCHIVE)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder.parent, prefix=".isbi-download-") as scratch:
+        archive = Path(scratch) / "archive.tar.gz"
+        digest = hashlib.sha256()
+        print("Downloading ISBI 2012 membranes (13 MB) from the course repository ...")
+        with urllib.request.urlopen(url, timeout=60) as response, open(archive, "wb") as out:
+            while chunk := response.read(1 << 20):
+                digest.update(chunk)
+                out.write(chunk)
+        if digest.hexdigest() != ARCHIVE_SHA256:
+            raise ValueError(f"the download from {url} is damaged or not the course's archive "
+                             f"(SHA-256 {digest.hexdigest()[:16]}..., expected "
+                             f"{ARCHIVE_SHA256[:16]}...); it was deleted")
+        unpacked = Path(scratch) / "unpacked"
+        with tarfile.open(archive) as tar:
+            for member in tar.getmembers():
+                parts = Path(member.name).parts
+                if (not member.isfile() or len(parts) < 2 or parts[0] != FOLDER
+                        or ".." in parts or member.name.startswith("/")):
+                    raise ValueError(f"the archive from {url} holds an unexpected entry "
+                                     f"{member.name!r}")
+                target = unpacked.joinpath(*parts[1:])
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with tar.extractfile(member) as source, open(target, "wb") as out:
+                    shutil.copyfileobj(source, out)
+        if folder.exists():                  # a partial copy: complete it, keep what is there
+            for path in unpacked.rglob("*.png"):
+                destination = folder / path.relative_to(unpacked)
+                if not destination.exists():
+                    destination.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(path, destination)
+        else:
+            os.replace(unpacked, folder)
 
 
 def load(split: str = "train", root=None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -35,7 +91,9 @@ def load(split: str = "train", root=None) -> tuple[torch.Tensor, torch.Tensor]:
 
     split: "train" (slices 0-24), "validation" (25-29) or "all" (0-29). root: the
     folder (str or Path) that holds ``train/image/N.png`` and ``train/label/N.png``;
-    None: ``isbi2012-membrane`` in the data root.
+    None: ``isbi2012-membrane`` in the data root, downloaded there from the course
+    repository (``ARCHIVE``, checked against ``ARCHIVE_SHA256``) when it is missing. A
+    folder given as ``root`` is only read, never downloaded into.
     """
     slices = {"train": TRAIN_SLICES, "validation": VALIDATION_SLICES,
               "all": TRAIN_SLICES + VALIDATION_SLICES}
@@ -45,16 +103,26 @@ def load(split: str = "train", root=None) -> tuple[torch.Tensor, torch.Tensor]:
     folder = Path(root) if root is not None else setup.data_root() / FOLDER
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"root: expected a folder, got the file {folder}")
-    missing = [folder / "train" / sub / f"{index}.png" for index in slices[split]
-               for sub in ("image", "label")
-               if not (folder / "train" / sub / f"{index}.png").is_file()]
-    if missing:
+
+    def missing():
+        return [folder / "train" / sub / f"{index}.png" for index in slices[split]
+                for sub in ("image", "label")
+                if not (folder / "train" / sub / f"{index}.png").is_file()]
+
+    download_failed = ""
+    if missing() and root is None:
+        try:
+            _download_archive(folder)
+        except (OSError, ValueError, tarfile.TarError) as error:
+            download_failed = (f"Downloading it from the course repository failed: {error}\n")
+    if missing():
         raise DataNotFoundError(
-            f"ISBI 2012 membranes is not available: {missing[0]} is missing.\n"
-            f"Searched: {folder}\n"
-            "Fix: set COURSEKIT_DATA to a folder holding isbi2012-membrane/train/{image,label}/"
-            "N.png (offline copies: run `../shared/data/prepare.sh DIR` and "
-            "`export COURSEKIT_DATA=DIR`). torchvision does not download this data set.")
+            f"ISBI 2012 membranes is not available: {missing()[0]} is missing.\n"
+            f"Searched: {folder}\n" + download_failed +
+            "Fix: connect to the internet (the course downloads it from its repository: "
+            f"{course.raw_url(ARCHIVE)}), or set COURSEKIT_DATA to a folder holding "
+            "isbi2012-membrane/train/{image,label}/N.png (offline copies: run "
+            "`../shared/data/prepare.sh DIR` and `export COURSEKIT_DATA=DIR`).")
     images, labels = [], []
     for index in slices[split]:
         image = np.array(Image.open(folder / "train" / "image" / f"{index}.png").convert("L"))

@@ -1,7 +1,11 @@
 """MNIST scenes: canvases with several real MNIST digits, labelled pixel by pixel.
 
 A scene is a square canvas (64x64 by default) on which a few MNIST digits are placed
-at random without touching. Each scene comes with
+at random where their ink lands on no other digit's ink: digits may touch, and their
+faint edges (pixels of 0.5 or less) may overlap, but no ink pixel belongs to two digits.
+With ``overlap=True`` digits land anywhere, on top of each other: a later digit hides
+the ink of an earlier one where they cross (its label wins there), as in crowded real
+scenes. Each scene comes with
 
 - ``image``: (1, S, S) float in [0, 1];
 - ``semantic``: (S, S) int64, 0 for background and 1 + d for the ink of digit d
@@ -69,26 +73,30 @@ def _check_pool(images, labels, images_name: str, labels_name: str) -> torch.Ten
 
 
 def compose(digit_images, digit_labels, size: int = 64, max_digits: int = 3,
-            generator: torch.Generator | None = None, tries: int = 20):
+            generator: torch.Generator | None = None, tries: int = 20, overlap: bool = False):
     """One scene from a pool of digits: (image, semantic, instances, digits).
 
     digit_images: (M, 28, 28) float in [0, 1], M >= 1 (``images[:, 0]`` of MNIST's
     (M, 1, 28, 28)); digit_labels:
     (M,) digits 0..9, any integer dtype; size: an int >= 28; max_digits, tries: ints
     >= 1. Picks 1 to ``max_digits`` digits at random and places each where its ink
-    touches no other digit's ink (a digit that finds no such place in ``tries``
-    attempts is left out, and so is a digit without ink).
+    lands on no other digit's ink, though it may touch it (a digit that finds no such
+    place in ``tries`` attempts is left out, and so is a digit without ink). overlap: a
+    bool; True places every digit at its first random place, ink on ink allowed: the image
+    keeps the brighter pixel, labels and instances the later digit's where its ink lies,
+    and each ``Digit``'s box is that of its whole ink, hidden parts included.
     """
     _check_pool(digit_images, digit_labels, "digit_images", "digit_labels")
     size = check_int(size, "size", low=28)
     max_digits = check_int(max_digits, "max_digits", low=1)
     tries = check_int(tries, "tries", low=1)
+    check_bool(overlap, "overlap")
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"generator: expected a torch.Generator or None, got {describe(generator)}")
-    return _compose(digit_images, digit_labels, size, max_digits, generator, tries)
+    return _compose(digit_images, digit_labels, size, max_digits, generator, tries, overlap)
 
 
-def _compose(digit_images, digit_labels, size, max_digits, generator, tries):
+def _compose(digit_images, digit_labels, size, max_digits, generator, tries, overlap=False):
     """``compose`` without the checks (``MNISTScenes`` checks its pool once, not per scene)."""
     count = int(torch.randint(1, max_digits + 1, (1,), generator=generator))
     image = torch.zeros(size, size)
@@ -104,7 +112,7 @@ def _compose(digit_images, digit_labels, size, max_digits, generator, tries):
         for _ in range(tries):
             top, left = torch.randint(size - 27, (2,), generator=generator).tolist()
             window = (slice(top, top + 28), slice(left, left + 28))
-            if not (instances[window][ink] > 0).any():  # no ink on ink
+            if overlap or not (instances[window][ink] > 0).any():  # no ink on ink
                 break
         else:
             continue
@@ -127,16 +135,18 @@ class MNISTScenes(Dataset):
     MNIST's training digits, False for its test digits; seed: an int >= 0, the same
     seed gives the same scenes. digits_pool: (images, labels) to use instead of loading
     MNIST (for tests), as ``compose`` takes them: images (M, 28, 28) float in [0, 1],
-    labels (M,) digits 0..9.
+    labels (M,) digits 0..9. overlap: a bool, as for ``compose``: False (the default)
+    keeps every ink pixel to one digit, True lets digits lie on top of each other.
     """
 
     def __init__(self, count: int, train: bool = True, size: int = 64, max_digits: int = 3,
-                 seed: int = 0, digits_pool=None):
+                 seed: int = 0, digits_pool=None, overlap: bool = False):
         count = check_int(count, "count", low=1)
         size = check_int(size, "size", low=28)          # a digit is 28x28
         max_digits = check_int(max_digits, "max_digits", low=1)
         seed = check_int(seed, "seed", low=0)
         check_bool(train, "train")
+        check_bool(overlap, "overlap")
         if digits_pool is None:
             pictures, labels = data.as_tensors(data.mnist(train=train))
             pictures = pictures[:, 0]                          # (M, 28, 28)
@@ -153,7 +163,7 @@ class MNISTScenes(Dataset):
         self.digits = []
         for i in range(count):
             image, semantic, instances, digits = _compose(pictures, labels, size, max_digits,
-                                                          generator, tries=20)
+                                                          generator, 20, overlap)
             self.images[i], self.semantic[i], self.instances[i] = image, semantic, instances
             self.digits.append(digits)
 

@@ -118,15 +118,13 @@ def _data_root_label() -> str:
 
 
 def start(seed: int = 0, prefer: str | None = None) -> torch.device:
-    """Seed everything, pick the device and print one line saying where we run.
+    """Seed everything, pick the device and print two short lines saying where we run
+    (short enough for the book's column).
 
     seed: as for ``seed_everything``; prefer: as for ``get_device``."""
     seed_everything(seed)
     device = get_device(prefer)
     place = "Colab" if in_colab() else "local"
-    print(
-        f"coursekit {VERSION} | {place} | device: {describe_device(device)} | "
-        f"fast mode: {'on' if fast_mode() else 'off'} | data: {_data_root_label()} | "
-        f"seed: {seed}"
-    )
+    print(f"coursekit {VERSION} | {place} | device: {describe_device(device)} | seed: {seed}\n"
+          f"fast mode: {'on' if fast_mode() else 'off'} | data: {_data_root_label()}")
     return device

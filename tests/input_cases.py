@@ -1819,6 +1819,8 @@ for label, bad in pick(bad_ints(28), "29.0", "27"):
 for name, label, bad in [("max_digits", "0", 0), ("max_digits", "True", True), ("tries", "0", 0)]:
     add(f"{name}={label}", digits, digit_labels, 40, **{name: bad}, expect=error(name))
 add("generator a str", digits, digit_labels, 40, generator="0", expect=error("generator"))
+for label, bad in bad_flags():
+    add(f"overlap={label}", digits, digit_labels, 40, overlap=bad, expect=error("overlap"))
 add("uint8 labels", digits, digit_labels.to(torch.uint8), 40,
     expect=equals(same_call(digits, digit_labels, 40)))
 add("non-contiguous images", strided(digits), digit_labels, 40,
@@ -1839,6 +1841,8 @@ add("max_digits=0", 2, max_digits=0, digits_pool=pool, expect=error("max_digits"
 for label, bad in pick(bad_ints(0), "True", "-1"):
     add(f"seed={label}", 2, seed=bad, digits_pool=pool, expect=error("seed"))
 add("train='no'", 2, train="no", size=40, digits_pool=pool, expect=error("train"))
+for label, bad in bad_flags():
+    add(f"overlap={label}", 2, size=40, digits_pool=pool, overlap=bad, expect=error("overlap"))
 for label, bad in [("one tensor", digits), ("float labels", (digits, digit_labels.float()))]:
     add(f"digits_pool {label}", 2, size=40, digits_pool=bad, expect=error("digits_pool"))
 add("count a NumPy int", np.int64(2), size=40, digits_pool=pool,

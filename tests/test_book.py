@@ -43,7 +43,7 @@ def test_colab_buttons_open_the_right_notebooks(site):
     owner_repo = course.REPOSITORY.removeprefix("https://github.com/")
     for page in chapter_pages(site):
         expected = (f"https://colab.research.google.com/github/{owner_repo}/blob/"
-                    f"{course.BRANCH}/book/{page.stem}.ipynb")
+                    f"{course.REF}/book/{page.stem}.ipynb")
         assert expected in page.read_text(), f"{page.name}: no Colab button to {expected}"
 
 

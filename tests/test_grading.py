@@ -215,7 +215,7 @@ def test_first_code_cell_sets_up_the_course_and_the_grader(generated):
             f"the first code cell of solutions/{chapter}.ipynb must be "
             f"grading.first_cell_source({chapter!r}); put it there, then run "
             f"python -m coursekit.grading assign {chapter}")
-    assert course.install_spec("exercises") in first.source
+    assert course.setup_cell_source("exercises") in first.source
 
 
 def test_public_tests_hold_no_hidden_test(generated):

@@ -463,3 +463,26 @@ def test_symmetric_prediction_averages_the_eight_views():
 def test_oxford_pet_offline_says_so(tmp_path):
     with pytest.raises(DataNotFoundError, match="(?s)Oxford-IIIT Pet is not available.*Colab"):
         pets.oxford_pet(root=tmp_path, download=False)
+
+
+def test_scenes_with_overlap_put_ink_on_ink_and_the_default_does_not():
+    """Issue 13: the generator had no way to make digits overlap; the default never does.
+    Each digit here is a 10x10 square of ink, so a digit whose instance shows on fewer
+    than 100 pixels is partly hidden under another."""
+    pictures = torch.zeros(8, 28, 28)
+    pictures[:, 9:19, 9:19] = 1.0
+    pool = (pictures, torch.arange(8))
+    kwargs = dict(count=60, size=32, max_digits=4, seed=3, digits_pool=pool)
+    apart = scenes.MNISTScenes(**kwargs)
+    assert torch.equal(apart.images, scenes.MNISTScenes(**kwargs, overlap=False).images)
+    crowded = scenes.MNISTScenes(**kwargs, overlap=True)
+
+    def hidden(dataset):
+        return sum(int((instances == k).sum()) < 100
+                   for instances, digits in zip(dataset.instances, dataset.digits, strict=True)
+                   for k in range(1, len(digits) + 1))
+
+    assert hidden(apart) == 0
+    assert hidden(crowded) > 0
+    assert sum(map(len, crowded.digits)) > sum(map(len, apart.digits))  # none left out
+    assert set(crowded.semantic.unique().tolist()) <= set(range(9))

@@ -104,13 +104,14 @@ def test_colab_detection(monkeypatch):
     assert setup.in_colab() is True
 
 
-def test_start_prints_one_line_and_returns_the_device(capsys, monkeypatch, tmp_path):
+def test_start_prints_two_short_lines_and_returns_the_device(capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("COURSEKIT_FAST", "1")
     monkeypatch.setenv("COURSEKIT_DATA", str(tmp_path))
     device = setup.start(seed=7)
     out = capsys.readouterr().out.strip()
     assert isinstance(device, torch.device)
-    assert len(out.splitlines()) == 1
+    assert len(out.splitlines()) == 2
+    assert all(len(line) <= 88 for line in out.splitlines()), "wider than the book's column"
     assert f"device: {setup.describe_device(device)}" in out
     assert "fast mode: on" in out and "data: $COURSEKIT_DATA" in out and "seed: 7" in out
     assert str(tmp_path) not in out                   # no folder of this machine

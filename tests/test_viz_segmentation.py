@@ -126,3 +126,19 @@ def test_figures_read_their_scores_off_the_metrics_confusion_matrix():
     assert f"mIoU {metrics.mean_iou(cm):.2f}" in title
     fig = viz.show_class_errors(truth, guess, names, classes=[3], ignore_index=255)
     assert fig.axes[0].get_title() == f"3: IoU {metrics.iou_per_class(cm)[3]:.2f}"
+
+
+def test_mask_overlay_keeps_each_class_in_one_hue():
+    """Issue 13: the colour was mixed with the image's grey, so a class showed light on ink
+    and dark on the background: two hues. Now only the brightness follows the image."""
+    import colorsys
+
+    image = torch.zeros(1, 2, 4)
+    image[0, 0] = 1.0                                    # top row white ink, bottom black
+    mask = torch.ones(2, 4, dtype=torch.long)            # every pixel class 1
+    out = viz.mask_overlay(image, mask, 2)
+    hues = {round(colorsys.rgb_to_hsv(*pixel)[0], 6) for pixel in out.reshape(-1, 3)}
+    saturations = {round(colorsys.rgb_to_hsv(*pixel)[1], 6) for pixel in out.reshape(-1, 3)}
+    assert len(hues) == 1 and len(saturations) == 1
+    assert np.allclose(out[0, 0], to_rgb(viz.SEGMENTATION_PALETTE[0]))       # on white: itself
+    assert np.allclose(out[1, 0], 0.6 * np.array(to_rgb(viz.SEGMENTATION_PALETTE[0])))

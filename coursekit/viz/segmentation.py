@@ -77,11 +77,17 @@ def _scores(truth: np.ndarray, predicted: np.ndarray, num_classes: int,
 
 def mask_overlay(image, mask, num_classes: int, alpha: float = 0.6,
                  ignore_index: int | None = None) -> np.ndarray:
-    """The image in grey with each labelled pixel tinted in its class colour.
+    """The image in grey with each labelled pixel painted in its class colour.
 
     image: (H, W), (1, H, W) or (3, H, W); mask: (H, W) int, 0 = background (not
-    tinted); pixels equal to ``ignore_index`` are hatched white. Returns (H, W, 3).
-    mask may be any integer dtype (uint8 masks from PNG files) or bool.
+    painted); pixels equal to ``ignore_index`` are white. Returns (H, W, 3). mask may be
+    any integer dtype (uint8 masks from PNG files) or bool.
+
+    A labelled pixel keeps its class's hue and saturation whatever lies under it: its
+    colour is only darkened where the image is dark, to between ``alpha`` (black pixels)
+    and 1 (white pixels) of the colour's brightness; alpha=1 paints flat colour. (Mixing
+    the colour with the image's grey, as this function once did, made one class light on
+    ink and dark off it: two colours for one class.)
     """
     num_classes = check_int(num_classes, "num_classes", low=1)
     alpha = check_number(alpha, "alpha", low=0, high=1)
@@ -96,8 +102,9 @@ def mask_overlay(image, mask, num_classes: int, alpha: float = 0.6,
         picture = np.repeat(((picture - low) / max(high - low, 1e-12))[..., None], 3, axis=2)
     ignored = mask == ignore_index if ignore_index is not None else np.zeros_like(mask, bool)
     colours = class_colours(num_classes)[np.where(ignored, 0, mask)]
+    brightness = picture.mean(axis=2, keepdims=True)            # (H, W, 1) in [0, 1]
     tinted = np.where((mask > 0)[..., None] & ~ignored[..., None],
-                      (1 - alpha) * picture + alpha * colours, picture)
+                      colours * (alpha + (1 - alpha) * brightness), picture)
     tinted[ignored] = 1.0
     return tinted
 
