@@ -15,15 +15,16 @@ Three runs on the current device, in one process, one after the other:
   256, the device-resident loader), ``--mnist-epochs`` (4).
 - **cifar10**: chapter 3's CIFAR-10 recipe (``ResNet9``, the same settings with crops and
   flips, one-cycle to 0.4, label smoothing 0.2); ``--cifar-width``/``--cifar-epochs``
-  (16/16 on a CPU; 64/16 on a GPU).
+  (16/32 on a CPU; 64 on a GPU); also the accuracy with test-time flips.
 
 For each: the final test accuracy, the training seconds until the test accuracy first
 reached the target (checked after every epoch; evaluation not counted), and the training
 seconds in all. For the two fast recipes, also the training images per second with the
 device-resident loader against a standard ``DataLoader`` with PIL transforms (same model,
-same batch size), and of the loaders alone, each the median of ``--compare-batches``
-batches after 3 uncounted ones (``coursekit.profiling.time_callable``; the DataLoader's
-worker start-up is reported apart). Writes ``benchmarks/results/classification-<device>.json``
+same batch size), and of the loaders alone: the median of readings of 10 batches in a row
+(``--compare-batches`` in all), after 3 uncounted ones (``coursekit.profiling.time_callable``;
+the DataLoader's worker start-up is reported apart). ``--loaders-only`` redoes just those.
+Writes ``benchmarks/results/classification-<device>.json``
 (runs given with ``--only`` replace their own entry and keep the others).
 """
 
@@ -129,7 +130,7 @@ def bf16_is_faster(model, images, labels, device) -> bool:
         trial = model().to(device).to(memory_format=torch.channels_last)
         optimizer = torch.optim.SGD(trial.parameters(), lr=0.01, momentum=0.9)
 
-        def step():
+        def step(trial=trial, optimizer=optimizer, amp=amp):
             with autocast(device, amp):
                 loss = F.cross_entropy(trial(images), labels)
             optimizer.zero_grad()
@@ -165,7 +166,25 @@ def fast_recipe(name, images, labels, test_images, test_labels, make_model, epoc
                 "label smoothing": label_smoothing, "augmentation": augment,
                 "channels_last": True, "bfloat16 autocast": amp,
                 "loader": "DeviceLoader"}
-    return summarise(name, source, list(history), target, settings), (mean, std, amp)
+    run = summarise(name, source, list(history), target, settings)
+    if augment.get("flip"):
+        run["final test accuracy, flip TTA"] = flip_tta_accuracy(model, test_loader, device,
+                                                                 amp)
+    return run, (mean, std, amp)
+
+
+@torch.no_grad()
+def flip_tta_accuracy(model, loader, device, amp):
+    """Test accuracy with test-time augmentation: the logits of each image and of its
+    mirror image, added."""
+    model.eval()
+    correct = total = 0
+    for images, labels in loader:
+        with autocast(device, amp):
+            logits = model(images).float() + model(images.flip(3)).float()
+        correct += (logits.argmax(1) == labels).sum().item()
+        total += len(labels)
+    return correct / total
 
 
 def loader_comparison(dataset_fn, plain_transform, make_model, images, labels, stats,
@@ -191,7 +210,7 @@ def loader_comparison(dataset_fn, plain_transform, make_model, images, labels, s
             next(iterator)
             startup = time.perf_counter() - start
 
-            def step():
+            def step(iterator=iterator, train_step=train_step):
                 images, labels = next(iterator)
                 images, labels = images.to(device), labels.to(device)
                 if train_step:
@@ -201,7 +220,11 @@ def loader_comparison(dataset_fn, plain_transform, make_model, images, labels, s
                     loss.backward()
                     optimizer.step()
 
-            timing = profiling.time_callable(step, warmup=3, repeats=batches, device=device)
+            # each reading is 10 batches in a row: a DataLoader's workers prefetch, so
+            # most single batches come at once and a few wait; the median of single
+            # batches would hide the waits
+            timing = profiling.time_callable(step, warmup=3, repeats=max(batches // 10, 1),
+                                             number=10, device=device)
             what = "training" if train_step else "loading only"
             figures[f"{what} images/s, {loader_name}"] = 256 / timing.median
             figures[f"{what} spread (IQR / median), {loader_name}"] = timing.spread
@@ -212,6 +235,28 @@ def loader_comparison(dataset_fn, plain_transform, make_model, images, labels, s
             figures[f"{what} images/s, device loader"]
             / figures[f"{what} images/s, DataLoader + PIL (2 workers)"])
     return figures
+
+
+def loaders_only(args, device, runs):
+    """Redo the loader comparison of the fast recipes in ``runs`` (same settings)."""
+    for name, dataset_fn, plain, make, augment in [
+            ("MNIST, chapter 3 recipe", data.mnist, [transforms.RandomCrop(28, padding=2)],
+             models.MnistCNN, {"crop_padding": 2}),
+            ("CIFAR-10, chapter 3 recipe", data.cifar10,
+             [transforms.RandomCrop(32, padding=4), transforms.RandomHorizontalFlip()],
+             lambda: models.ResNet9(width=runs["CIFAR-10, chapter 3 recipe"]["width"]),
+             {"crop_padding": 4, "flip": True})]:
+        if name not in runs or args.only not in (None, name.split(",")[0].lower()
+                                                  .replace("-", "")):
+            continue
+        x, y = data.as_tensors(dataset_fn(True))
+        mean, std = data.channel_stats(x)
+        amp = runs[name]["settings"]["bfloat16 autocast"]
+        runs[name]["loaders"] = loader_comparison(dataset_fn, plain, make, x, y,
+                                                  (mean, std, amp), augment, device,
+                                                  args.compare_batches)
+        runs[name]["loaders run"] = {"date": time.strftime("%Y-%m-%d"),
+                                     "device": setup.describe_device(device)}
 
 
 def summarise(name, source, history, target, settings):
@@ -232,11 +277,13 @@ def main():
     parser.add_argument("--only", choices=["classic", "mnist", "cifar10"], default=None)
     parser.add_argument("--classic-epochs", type=int, default=2)
     parser.add_argument("--mnist-epochs", type=int, default=4)
-    parser.add_argument("--cifar-epochs", type=int, default=16)
+    parser.add_argument("--cifar-epochs", type=int, default=32)
     parser.add_argument("--cifar-width", type=int, default=None,
                         help="ResNet9 width (default: 64 on a GPU, 16 on a CPU)")
     parser.add_argument("--cifar-target", type=float, default=0.88)
-    parser.add_argument("--compare-batches", type=int, default=20)
+    parser.add_argument("--compare-batches", type=int, default=50)
+    parser.add_argument("--loaders-only", action="store_true",
+                        help="redo only the loader comparison of the runs chosen")
     parser.add_argument("--quick", action="store_true",
                         help="a smoke test: 2,000 images, 1 epoch each, nothing written")
     args = parser.parse_args()
@@ -246,17 +293,20 @@ def main():
         args.compare_batches = 3
     device = setup.get_device()
     out = RESULTS / f"classification-{device.type}.json"
-    old = json.loads(out.read_text()) if out.exists() and args.only else {"runs": []}
+    keep = args.only or args.loaders_only
+    old = json.loads(out.read_text()) if out.exists() and keep else {"runs": []}
     runs = {run["data set"]: run for run in old.get("runs", [])}
     results = {"device": setup.describe_device(device), "torch": torch.__version__,
                "cpu": platform.processor() or platform.machine(),
                "threads": torch.get_num_threads(), "date": time.strftime("%Y-%m-%d")}
 
-    if args.only in (None, "classic"):
+    if args.loaders_only:
+        loaders_only(args, device, runs)
+    elif args.only in (None, "classic"):
         run = classic_mnist(device, args.classic_epochs, 0.99, n)
         run["run"] = {"device": results["device"], "date": results["date"]}
         runs[run["data set"]] = run
-    if args.only in (None, "mnist"):
+    if args.only in (None, "mnist") and not args.loaders_only:
         x, y = data.as_tensors(data.mnist(True), limit=n)
         xt, yt = data.as_tensors(data.mnist(False))
         run, stats = fast_recipe("MNIST, chapter 3 recipe", x, y, xt, yt, models.MnistCNN,
@@ -267,7 +317,7 @@ def main():
             stats, {"crop_padding": 2}, device, args.compare_batches)
         run["run"] = {"device": results["device"], "date": results["date"]}
         runs[run["data set"]] = run
-    if args.only in (None, "cifar10"):
+    if args.only in (None, "cifar10") and not args.loaders_only:
         width = args.cifar_width or (64 if device.type == "cuda" else 16)
         train_set = data.cifar10(True)
         x, y = data.as_tensors(train_set, limit=n)
@@ -277,6 +327,7 @@ def main():
         run, stats = fast_recipe("CIFAR-10, chapter 3 recipe", x, y, xt, yt, make,
                                  args.cifar_epochs, 0.4, 0.2, augment, args.cifar_target,
                                  device, getattr(train_set, "source", "official"))
+        run["width"] = width
         run["loaders"] = loader_comparison(
             data.cifar10, [transforms.RandomCrop(32, padding=4),
                            transforms.RandomHorizontalFlip()], make, x, y, stats, augment,
