@@ -63,8 +63,8 @@ def _exception(error):
     if not name.isidentifier():
         name = "Error"
     if name not in _ERROR_CLASSES:
-        base = _BUILTIN_ERRORS.get(name, Exception)
-        _ERROR_CLASSES[name] = type(name, (base, RemoteError), {})
+        base = _BUILTIN_ERRORS.get(name)
+        _ERROR_CLASSES[name] = type(name, (base, RemoteError) if base else (RemoteError,), {})
     return _ERROR_CLASSES[name](message)
 
 
@@ -239,11 +239,14 @@ class Submission:
     # the process -----------------------------------------------------------------
     def _spawn(self):
         argv, env, cwd, binds = sandbox.command(self.mode, self.slot, self.limits)
+        import tempfile
+
+        self.stderr = tempfile.TemporaryFile()  # the worker's own errors before it starts
         try:
             self.process = subprocess.Popen(
                 argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL, env=env, cwd=cwd, pass_fds=binds.fds,
-                preexec_fn=sandbox.limits(self.limits, self.slot, self.mode == "bwrap"),
+                stderr=self.stderr, env=env, cwd=cwd, pass_fds=binds.fds,
+                preexec_fn=sandbox.limits(self.limits, self.slot),
             )
         finally:
             binds.close()
@@ -301,6 +304,8 @@ class Submission:
                     (header, _) = self._receive(cell_deadline - time.monotonic())
                     if header.get("ready"):
                         return True
+                    if "note" in header:
+                        self.notes.append(str(header["note"])[:300])
                     if "cell" in header:
                         current = int(header["cell"])
                     elif "cell_done" in header:
@@ -315,7 +320,10 @@ class Submission:
                 why = "ended the process"
             self.kill()
             if current is None:
-                self.notes.append("the notebook could not be run to its end")
+                self.stderr.seek(0)
+                last = self.stderr.read(4000).decode(errors="replace").strip().splitlines()
+                self.notes.append("the notebook could not be run to its end"
+                                  + (f" ({last[-1][:200]})" if last else ""))
                 return False
             self.skip.add(current)
             self.cell_errors[current] = f"cell {current} {why}; it was skipped"

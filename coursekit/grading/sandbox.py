@@ -64,8 +64,9 @@ def works():
         binds = _mounts()
         try:
             probe = subprocess.run(
-                [binary, *binds.args, "--unshare-all", "--die-with-parent", "--new-session",
-                 sys.executable, "-c", "print('ok')"],
+                [binary, *binds.args, *_namespaces(0), sys.executable, "-c",
+                 "from coursekit.grading.worker import drop_privileges; drop_privileges(); "
+                 "print('ok')"],
                 capture_output=True, text=True, timeout=60, preexec_fn=limits(Limits(), 0),
                 pass_fds=binds.fds,
             )
@@ -103,27 +104,20 @@ def _python_roots():
 
 
 class _Binds:
-    """Read-only binds for bwrap. As root (which then drops to an unprivileged user before
-    bwrap starts) each folder is opened first and bound by its file descriptor, so that
-    Python may live in a folder the unprivileged user could not walk to (e.g. /root/.pyenv)."""
+    """bwrap's read-only binds (a list of arguments), and the file descriptors to pass."""
 
     def __init__(self):
-        self.args, self.fds = [], []
+        self.args, self.fds, self.made = [], [], set()
 
     def ro(self, path):
-        path = str(path)
-        if os.getuid() == 0:
-            fd = os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-            self.fds.append(fd)
-            self.args += ["--ro-bind-fd", str(fd), path]
-        else:
-            self.args += ["--ro-bind", path, path]
+        for parent in reversed(Path(path).parents):  # walkable by the sandbox's user
+            if str(parent) != "/" and str(parent) not in self.made:
+                self.made.add(str(parent))
+                self.args += ["--perms", "0755", "--dir", str(parent)]
+        self.args += ["--ro-bind", str(path), str(path)]
 
     def close(self):
-        for fd in self.fds:
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        self.fds = []
+        pass
 
 
 def _mounts(data_dir=None, tmp_mb=256):
@@ -141,8 +135,9 @@ def _mounts(data_dir=None, tmp_mb=256):
     if data_dir and Path(data_dir).is_dir():
         binds.ro(Path(data_dir).resolve())
     binds.args += ["--proc", "/proc", "--dev", "/dev",
-                   "--size", str(tmp_mb * 2**20), "--tmpfs", "/tmp",
-                   "--size", str(tmp_mb * 2**20), "--tmpfs", "/home/student",
+                   "--perms", "1777", "--size", str(tmp_mb * 2**20), "--tmpfs", "/tmp",
+                   "--perms", "0777", "--size", str(tmp_mb * 2**20), "--tmpfs",
+                   "/home/student",
                    "--chdir", "/home/student"]
     return binds
 
@@ -157,6 +152,20 @@ def environment(package_parent, extra=None):
                TMPDIR="/tmp", MPLCONFIGDIR="/tmp/matplotlib", PYTHONHASHSEED="0")
     env.update(extra or {})
     return env
+
+
+def _namespaces(slot):
+    """bwrap's arguments for the namespaces and the user. Unprivileged, bwrap makes a user
+    namespace. As root it makes none: the worker starts as root without capabilities but
+    those to change its user, and drops to the slot's own user before any student code
+    (``worker.drop_privileges``)."""
+    args = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
+            "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--hostname",
+            "sandbox"]
+    if os.getuid() == 0:
+        return args + ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
+                       "--setenv", "COURSEKIT_SANDBOX_UID", str(FIRST_UID + slot)]
+    return args + ["--unshare-user", "--uid", "65534", "--gid", "65534"]
 
 
 def command(mode, slot, limits_):
@@ -177,31 +186,26 @@ def command(mode, slot, limits_):
                   f"import sys; sys.path.insert(0, {str(package_parent)!r}); "
                   "from coursekit.grading.worker import main; main()"]
         binds = _mounts(os.environ.get("COURSEKIT_DATA"), limits_.file_mb)
-        argv = [bwrap_path(), *binds.args, "--unshare-all", "--die-with-parent", "--new-session",
-                "--hostname", "sandbox", "--clearenv"]
+        argv = [bwrap_path(), *binds.args, "--clearenv", *_namespaces(slot)]
         for key, value in env.items():
             argv += ["--setenv", key, value]
         return argv + worker, env, None, binds
     cwd = tempfile.mkdtemp(prefix="coursekit-unsafe-")
     os.chmod(cwd, 0o777)
-    env.update(HOME=cwd, TMPDIR=cwd, MPLCONFIGDIR=cwd)
+    env.update(HOME=cwd, TMPDIR=cwd, MPLCONFIGDIR=cwd, COURSEKIT_GRADING_UNSAFE="1")
     return worker, env, cwd, _Binds()
 
 
-def limits(limits_, slot, drop_user=True):
-    """The function run in the child before it starts: resource limits, then (as root, and
-    with ``drop_user``) an unprivileged user of the slot's own."""
+def limits(limits_, slot):
+    """The function run in the child before it starts: a session and resource limits (as
+    root, the worker drops to its own user inside the sandbox)."""
     def apply():
         os.setsid()
+        os.umask(0o022)  # bwrap makes the folders above its mounts with it: walkable
         gib = int(limits_.memory_gb * 2**30)
         for name, value in (("RLIMIT_AS", gib), ("RLIMIT_FSIZE", limits_.file_mb * 2**20),
                             ("RLIMIT_NOFILE", limits_.open_files), ("RLIMIT_CORE", 0),
                             ("RLIMIT_CPU", limits_.cpu_seconds)):
             resource.setrlimit(getattr(resource, name), (value, value))
-        if os.getuid() == 0 and drop_user:
-            uid = FIRST_UID + slot
-            os.setgroups([])
-            os.setgid(uid)
-            os.setuid(uid)
         resource.setrlimit(resource.RLIMIT_NPROC, (limits_.processes, limits_.processes))
     return apply

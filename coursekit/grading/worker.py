@@ -346,8 +346,21 @@ def _watching(off_limits, seen):
 # ------------------------------------------------------------------------------ main
 
 
+def drop_privileges():
+    """Inside the sandbox as root (``COURSEKIT_SANDBOX_UID`` set): become that user, with no
+    groups and no capabilities left, before any student code runs."""
+    uid = os.environ.pop("COURSEKIT_SANDBOX_UID", None)
+    if uid is not None and os.getuid() == 0:
+        os.setgroups([])
+        os.setgid(int(uid))
+        os.setuid(int(uid))
+    if os.getuid() == 0 and os.environ.get("COURSEKIT_GRADING_UNSAFE") != "1":
+        raise SystemExit("the grading worker will not run student code as root")
+
+
 def main():
     """Serve one submission over stdin/stdout; the student's prints go nowhere."""
+    drop_privileges()
     channel_in = os.fdopen(os.dup(0), "rb", buffering=0)
     channel_out = os.fdopen(os.dup(1), "wb")
     devnull = os.open(os.devnull, os.O_RDWR)
@@ -367,7 +380,11 @@ def main():
         install_tripwires(start.get("tripwires", {}))
     except Exception as error:  # a broken coursekit module: say so, grade on
         send({"note": f"tripwires: {_error_text(error)}"})
-    namespace = run_notebook(start.get("notebook"), set(start.get("skip", [])), send)
+    try:
+        namespace = run_notebook(start.get("notebook"), set(start.get("skip", [])), send)
+    except Exception as error:  # the worker itself broke, not a cell: say why, then end
+        send({"note": f"worker: {_error_text(error)}"})
+        raise
     send({"ready": True})
     server = Server(namespace)
     while True:
