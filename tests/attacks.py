@@ -283,11 +283,11 @@ raise RuntimeError(f"ATTACK: killed {len(killed)} processes")
 
 @attack("fork-bomb", POINTS)
 def _fork_bomb(solution, exercise):
-    """Answers right; then as many processes as it can start (capped at 300, 20 s each)."""
+    """Answers right; then as many processes as it can start (capped at 1000, 20 s each)."""
     return _with_cells(solution, [r'''
 import os, time
 children = 0
-for _ in range(300):
+for _ in range(1000):
     try:
         pid = os.fork()
     except OSError:

@@ -250,15 +250,15 @@ class Submission:
             )
         finally:
             binds.close()
-        self.replies = queue.Queue()
+        self.replies = replies = queue.Queue()  # this process's own: never an older one's
         stream = self.process.stdout
 
         def read():
             while True:
                 try:
-                    self.replies.put(codec.read_message(stream))
+                    replies.put(codec.read_message(stream))
                 except Exception as error:  # EOF, junk: the end of this process
-                    self.replies.put(error)
+                    replies.put(error)
                     return
         threading.Thread(target=read, daemon=True).start()
 
@@ -299,15 +299,17 @@ class Submission:
                 codec.write_message(self.process.stdin, {
                     "op": "start", "notebook": self.notebook, "skip": sorted(self.skip),
                     "tripwires": self.tripwires})
+                started = False
                 while True:
-                    cell_deadline = min(self.deadline, time.monotonic() + self.cell_timeout)
+                    limit = self.cell_timeout if started else max(120.0, self.cell_timeout)
+                    cell_deadline = min(self.deadline, time.monotonic() + limit)
                     (header, _) = self._receive(cell_deadline - time.monotonic())
                     if header.get("ready"):
                         return True
                     if "note" in header:
                         self.notes.append(str(header["note"])[:300])
                     if "cell" in header:
-                        current = int(header["cell"])
+                        current, started = int(header["cell"]), True
                     elif "cell_done" in header:
                         error = header.get("error")
                         if error:

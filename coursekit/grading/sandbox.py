@@ -39,7 +39,7 @@ class Limits:
     """The resources one submission may use."""
 
     memory_gb: float = 6.0  # address space of each process, in GiB (torch maps a lot)
-    processes: int = 512  # processes and threads of its user
+    processes: int = 256  # processes and threads of its user
     file_mb: int = 256  # largest file it may write, in MiB (and the size of its /tmp)
     open_files: int = 1024
     cpu_seconds: int = 3600
