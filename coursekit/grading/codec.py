@@ -15,7 +15,7 @@ import struct
 
 import torch
 
-MAX_MESSAGE = 1 << 30
+MAX_MESSAGE = 1 << 28
 """Bytes of one message at most (header and tensors)."""
 
 _DTYPES = {str(dtype).removeprefix("torch."): dtype for dtype in (

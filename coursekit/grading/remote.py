@@ -119,14 +119,11 @@ def _resolve_class(name):
     if not isinstance(name, str) or not (name.startswith("torch.") or name.startswith(
             "coursekit.grading.checks.")):
         return None
-    import importlib
+    import sys
 
     module_name, _, qualname = name.rpartition(".")
-    try:
-        module = importlib.import_module(module_name)
-    except Exception:
-        return None
-    value = getattr(module, qualname, None)
+    module = sys.modules.get(module_name)  # never imports anything on the submission's word
+    value = getattr(module, qualname, None) if module is not None else None
     return value if isinstance(value, type) else None
 
 
