@@ -1,3 +1,4 @@
+# ruff: noqa: E501 (the attacks are notebook cells written as strings)
 """Planted submissions for exercise 02-concepts that try to cheat, crash, exhaust resources
 or interfere, each with the marks its real answers deserve (tests/test_grading_attacks.py).
 

@@ -502,7 +502,8 @@ def test_without_local_tests_the_grader_downloads_them(tmp_path, monkeypatch):
 def test_a_failed_download_says_what_to_do(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(grading.student, "EXERCISES_DIR", tmp_path / "no-repository")
-    monkeypatch.setattr(grading.student.course, "raw_url", lambda path: (tmp_path / "gone").as_uri())
+    monkeypatch.setattr(grading.student.course, "raw_url",
+                        lambda path: (tmp_path / "gone").as_uri())
     with pytest.raises(RuntimeError, match="could not download .* open the notebook from"):
         grading.exercise_grader("02-concepts")
 

@@ -75,7 +75,8 @@ def encode(value, blobs, refer, tensors=True):
         return {"$ellipsis": True}
     if type(value).__module__ == "numpy" and hasattr(value, "item") and getattr(
             value, "shape", None) == ():
-        return {"$numpy": type(value).__name__, "value": encode(value.item(), blobs, refer, tensors)}
+        return {"$numpy": type(value).__name__,
+                "value": encode(value.item(), blobs, refer, tensors)}
     ref = refer(value)
     if ref.kind == "g":  # the submission's side: a tensor that requires grad
         return {"$gtensor": {"t": _encode_tensor(value, blobs), "id": ref.id}}
