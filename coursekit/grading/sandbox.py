@@ -195,6 +195,17 @@ def command(mode, slot, limits_):
     return worker, env, cwd, _Binds()
 
 
+def _tasks_of(uid):
+    """How many processes and threads ``uid`` runs now (RLIMIT_NPROC counts them all)."""
+    count = 0
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if entry.stat().st_uid == uid:
+                    count += len(os.listdir(f"/proc/{entry.name}/task"))
+    return count
+
+
 def limits(limits_, slot):
     """The function run in the child before it starts: a session and resource limits (as
     root, the worker drops to its own user inside the sandbox)."""
@@ -206,5 +217,8 @@ def limits(limits_, slot):
                             ("RLIMIT_NOFILE", limits_.open_files), ("RLIMIT_CORE", 0),
                             ("RLIMIT_CPU", limits_.cpu_seconds)):
             resource.setrlimit(getattr(resource, name), (value, value))
-        resource.setrlimit(resource.RLIMIT_NPROC, (limits_.processes, limits_.processes))
+        # as root the worker becomes a user of its own, who runs nothing else; otherwise
+        # the limit counts everything the grading user runs, so add what runs already
+        extra = 0 if os.getuid() == 0 else _tasks_of(os.getuid())
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits_.processes + extra,) * 2)
     return apply
