@@ -108,7 +108,8 @@ def test_no_attack_reached_anything_outside_its_sandbox(attacked):
     assert "hidden tests read" not in notes["read-hidden-tests.ipynb"]
     assert "reached" not in notes["network.ipynb"], notes["network.ipynb"]
     assert "killed 0 processes" in notes["killer.ipynb"], notes["killer.ipynb"]
-    assert "ATTACK: nothing" in notes["vandal.ipynb"], notes["vandal.ipynb"]
+    vandal = notes["vandal.ipynb"]  # it may start a process: that ends with its sandbox
+    assert not any(done in vandal for done in ("blanked", "wrote its own", "could write")), vandal
     started = int(notes["fork-bomb.ipynb"].split("started ")[1].split()[0])
     assert started < sandbox.Limits().processes, "the process limit did not hold"
     assert "held 6 GiB" not in notes["memory-hog.ipynb"], "the memory limit did not hold"
