@@ -11,8 +11,10 @@ tests, which run here in the grader's process, reach the student's answers throu
   says it has, when that is a class of torch; the values compared are always data here.
 - Mirrors: a tensor, an ``nn.Module`` made of torch's layers or a ``torch.optim`` optimizer
   that a test passes to an answer is rebuilt on the other side from its data, and what the
-  answer does to it (in-place changes, gradients, trained weights, optimizer state, train or
-  eval mode) is copied back after each request.
+  answer does to it (gradients, trained weights, optimizer state, train or eval mode) is
+  copied back after each request. An answer that changes a tensor argument in place fails
+  that call instead: copied back, the change could reach an expected value that a test
+  computes afterwards from the same tensor.
 - A tensor that comes back in the autograd graph is a local leaf tensor; ``backward()`` on it
   runs the backward pass over there and brings the gradients back into the mirrors.
 
@@ -232,6 +234,7 @@ class Submission:
         self.mirrors = {}  # id -> local object
         self.graph = {}  # id(local tensor) -> (tensor, remote handle id)
         self.timed_out = False
+        self.changed_in_place = False
 
     # the process -----------------------------------------------------------------
     def _spawn(self):
@@ -383,6 +386,7 @@ class Submission:
             raise SubmissionGone("its process ended") from None
 
     def _apply(self, reply, blobs):
+        self.changed_in_place = False
         try:
             for change in reply.get("sync", []):
                 self._sync(change, blobs)
@@ -392,10 +396,12 @@ class Submission:
             tripped = reply.get("tripped") or []
             if "error" in reply:
                 raise _exception(reply["error"])
-            if tripped:
+            if tripped or self.changed_in_place:
                 from coursekit.grading.checks import ForbiddenCall
 
-                raise ForbiddenCall(str(tripped[0])[:300])
+                raise ForbiddenCall(str(tripped[0])[:300] if tripped else (
+                    "your answer changed a tensor it was given, in place: work on new tensors;"
+                    " never assign into the caller's arguments"))
             classes = reply.get("classes", {})
             return codec.decode(reply.get("value"), blobs,
                                 lambda ref, value=None: self._local(ref, value, classes))
@@ -423,11 +429,8 @@ class Submission:
 
         with torch.no_grad():
             if isinstance(local, torch.Tensor):
-                if "value" in change:
-                    new = value("value")
-                    if new.shape != local.shape:
-                        raise codec.ProtocolError("a tensor changed its shape")
-                    local.copy_(new)
+                if "value" in change:  # never copied back: a test may compute its expected
+                    self.changed_in_place = True  # value from that tensor afterwards
                 if "grad" in change:
                     grad = value("grad")
                     if grad.shape != local.shape:

@@ -20,6 +20,7 @@ When the grader runs as root, the sandbox runs as a user id of its own per job s
 another and no file of the grader's is writable to it even where a bind were writable.
 """
 
+import contextlib
 import os
 import resource
 import shutil
