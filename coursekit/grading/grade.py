@@ -99,11 +99,14 @@ def _answer_names(path):
 
 
 def _read_notebook(path):
-    """The notebook as plain JSON data, whatever its version, kernel or metadata."""
+    """The notebook's cells (type and source) as plain JSON data, whatever its version,
+    kernel or metadata."""
     import nbformat
 
     notebook = nbformat.reads(Path(path).read_text(errors="replace"), as_version=4)
-    return json.loads(json.dumps(notebook))
+    cells = [{"cell_type": cell.get("cell_type"), "source": cell.get("source", "")}
+             for cell in notebook.get("cells", [])]  # outputs and metadata play no part
+    return json.loads(json.dumps({"cells": cells}))
 
 
 class Grader:
