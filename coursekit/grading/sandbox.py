@@ -22,7 +22,6 @@ another and no file of the grader's is writable to it even where a bind were wri
 
 import contextlib
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -210,6 +209,8 @@ def _tasks_of(uid):
 def limits(limits_, slot):
     """The function run in the child before it starts: a session and resource limits (as
     root, the worker drops to its own user inside the sandbox)."""
+    import resource  # Linux and macOS only: students on Windows never get here
+
     def apply():
         os.setsid()
         os.umask(0o022)  # bwrap makes the folders above its mounts with it: walkable
