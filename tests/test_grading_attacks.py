@@ -132,7 +132,7 @@ def test_gradescope_grades_the_same_with_the_same_protections(generated, attacke
     """A local imitation of Gradescope: /autograder/{source,submission,results}."""
     out, files = generated
     expected = attacked["rows"]
-    for name in ("right.ipynb", "read-hidden-tests.ipynb", "exit-in-answers.ipynb"):
+    for name in ("right.ipynb", "read-hidden-tests.ipynb"):
         root = tmp_path / name.removesuffix(".ipynb")
         (root / "submission").mkdir(parents=True)
         (root / "results").mkdir()
