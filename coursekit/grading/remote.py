@@ -22,7 +22,6 @@ Nothing that comes back can carry code (see ``codec``).
 """
 
 import contextlib
-import json
 import queue
 import subprocess
 import threading
@@ -574,7 +573,3 @@ def _backward(self, *args, **kwargs):
 def install_backward():
     """Route ``backward()`` of tensors that came from a submission's graph back to it."""
     torch.Tensor.backward = _backward
-
-
-def describe_failure(error):
-    return json.dumps(str(error))
