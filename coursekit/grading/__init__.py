@@ -1,0 +1,52 @@
+"""Graded exercises: thin glue over otter-grader, and a grader that a submission cannot game.
+
+Each chapter's exercise is written once, as an otter-assign master notebook
+``solutions/NN-name.ipynb`` (solutions, public tests, hidden tests). This package is split
+by audience:
+
+- ``checks``: what the tests in a master import (``expect_result``, ``call``, ...);
+- ``student``: what students see, the ``grader`` of an exercise notebook and its feedback;
+- ``assign``: ``python -m coursekit.grading assign CH`` makes the exercise, its public tests,
+  the autograder and the Gradescope archive from the master;
+- ``grade``: ``python -m coursekit.grading grade SUBMISSIONS --chapter CH --out scores.csv``,
+  with ``sandbox`` (bubblewrap), ``worker`` (the submission's side, in the sandbox),
+  ``remote`` (the grader's side: proxies for the student's objects) and ``codec`` (the
+  data-only format between them);
+- ``gradescope``: the same grader inside Gradescope's container;
+- ``cli``: the command line.
+
+The names below are those the generated tests and the notebooks use.
+"""
+
+from coursekit.grading.assign import BUILD_DIR, SOLUTIONS_DIR, Generated, assign, masters
+from coursekit.grading.checks import (
+    NOT_ANSWERED,
+    OWN_IMPLEMENTATIONS,
+    ForbiddenCall,
+    Probe,
+    _fail,
+    call,
+    computed_by_hand,
+    describe,
+    expect_equal,
+    expect_result,
+    expect_tensor,
+    forbidden,
+)
+from coursekit.grading.grade import Grader, _number, grade, question_points
+from coursekit.grading.student import (
+    EXERCISES_DIR,
+    QUESTIONS_FILE,
+    ExerciseGrader,
+    Feedback,
+    exercise_grader,
+    first_cell_source,
+)
+
+__all__ = [
+    "BUILD_DIR", "EXERCISES_DIR", "NOT_ANSWERED", "OWN_IMPLEMENTATIONS", "QUESTIONS_FILE",
+    "SOLUTIONS_DIR", "ExerciseGrader", "Feedback", "ForbiddenCall", "Generated", "Grader",
+    "Probe", "_fail", "_number", "assign", "call", "computed_by_hand", "describe",
+    "exercise_grader", "expect_equal", "expect_result", "expect_tensor", "first_cell_source",
+    "forbidden", "grade", "masters", "question_points",
+]
