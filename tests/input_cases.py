@@ -2378,6 +2378,8 @@ for label, bad in [("a list", maps.tolist()), ("2-D", maps[0]),
                    ("empty (0, 4, 4)", maps[:0])]:
     add(f"maps {label}", bad, expect=error("maps"))
 add("ncols=0", maps, ncols=0, expect=error("ncols"))
+for label, bad in [("a str", "abc"), ("2 for 3 maps", ["a", "b"]), ("3", 3)]:
+    add(f"labels {label}", maps, labels=bad, expect=error("labels"))
 add("uint8 maps", maps8 := (rand(3, 4, 4) * 255).to(torch.uint8),
     expect=equals(same_call(maps8.float()), post=shown))
 add("(1, C, H, W)", maps[None], expect=equals(same_call(maps), post=shown))

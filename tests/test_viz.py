@@ -98,13 +98,28 @@ def test_show_feature_maps(shape):
     maps = torch.randn(*shape)
     maps[0, ...] *= 100  # a loud channel must not wash out the others
     fig = viz.show_feature_maps(maps, ncols=4, title="conv1")
-    assert len(fig.axes) == 6
+    panels = [ax for ax in fig.axes if ax.get_images()]
+    assert len(panels) == 6 and len(fig.axes) == 12     # each map with its own colour bar
     assert fig.get_suptitle() == "conv1"
     flat = maps.reshape(6, 5, 5)
-    for index, ax in enumerate(fig.axes):
+    for index, ax in enumerate(panels):
         assert [t.get_text() for t in ax.texts] == [str(index)]
         low, high = ax.get_images()[0].get_clim()  # each map on its own colour scale
         assert (low, high) == pytest.approx((flat[index].min().item(), flat[index].max().item()))
+
+
+def test_show_feature_maps_names_its_maps_and_shows_each_scale():
+    """Issue 13: the maps had no colour bar, though each has a scale of its own."""
+    maps = torch.randn(2, 5, 5)
+    maps[1] *= 50
+    fig = viz.show_feature_maps(maps, labels=["blur", "edges"])
+    panels = [ax for ax in fig.axes if ax.get_images()]
+    assert [ax.texts[0].get_text() for ax in panels] == ["blur", "edges"]
+    bars = [ax for ax in fig.axes if not ax.get_images()]
+    assert len(bars) == 2
+    assert bars[1].get_ylim()[1] > 10 * bars[0].get_ylim()[1]      # its own scale
+    with pytest.raises(ValueError, match=r"labels: expected one label per map \(2\)"):
+        viz.show_feature_maps(maps, labels=["one"])
 
 
 def test_show_feature_maps_errors():

@@ -142,3 +142,13 @@ def test_mask_overlay_keeps_each_class_in_one_hue():
     assert len(hues) == 1 and len(saturations) == 1
     assert np.allclose(out[0, 0], to_rgb(viz.SEGMENTATION_PALETTE[0]))       # on white: itself
     assert np.allclose(out[1, 0], 0.6 * np.array(to_rgb(viz.SEGMENTATION_PALETTE[0])))
+
+
+def test_the_legend_names_an_uncoloured_class_0_that_is_not_background():
+    """Issue 13: ISBI's figures had a legend with 'cell interior' only; membrane, class 0,
+    is left uncoloured and the legend now says so."""
+    image = torch.rand(1, 8, 8)
+    mask = (torch.rand(8, 8) > 0.5).long()
+    fig = viz.show_segmentation(image[None], mask[None], class_names=("membrane", "cell"))
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == [
+        "membrane (not coloured)", "cell"]

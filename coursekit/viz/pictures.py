@@ -7,6 +7,7 @@ draw (``_to_numpy``, ``_as_picture``, ``_gray_limits``) and lay out a grid of pa
 
 import math
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -135,12 +136,13 @@ def show_images(images, labels=None, ncols=8, title=None, cmap="gray"):
     return fig
 
 
-def show_feature_maps(maps, ncols=8, title=None, cmap="viridis"):
+def show_feature_maps(maps, ncols=8, title=None, cmap="viridis", labels=None):
     """Each channel of a feature map as its own small image. Returns the Figure.
 
     maps: (C, H, W) or (1, C, H, W) tensor, e.g. the output of a conv layer for one
     image. Every map gets its own colour scale (its smallest value darkest, its largest
-    brightest) and its channel index in the corner.
+    brightest), shown by its own colour bar, and its channel index in the corner, or
+    its label: labels, None or one name per map (e.g. the kernel that made it).
     """
     _check_cmap(cmap)
     if not isinstance(maps, (torch.Tensor, np.ndarray)):
@@ -152,11 +154,19 @@ def show_feature_maps(maps, ncols=8, title=None, cmap="viridis"):
         raise ValueError(f"maps: expected a tensor (C, H, W) or (1, C, H, W), "
                          f"got shape {tuple(maps.shape)}{hint}")
     array = _to_numpy(maps, "maps")
-
+    if labels is None:
+        labels = [str(index) for index in range(len(array))]
+    elif isinstance(labels, str) or not hasattr(labels, "__len__") or len(labels) != len(array):
+        raise ValueError(f"labels: expected one label per map ({len(array)}), "
+                         f"got {describe(labels)}")
     fig, axes = _grid(len(array), ncols, 1.2, 0.0, title)
-    for index, (ax, feature_map) in enumerate(zip(axes, array, strict=True)):
-        ax.imshow(feature_map, cmap=cmap)  # no vmin/vmax: each map on its own scale
+    for ax, feature_map, label in zip(axes, array, labels, strict=True):
+        shown = ax.imshow(feature_map, cmap=cmap)  # no vmin/vmax: each map on its own scale
         ax.set_axis_off()
-        ax.text(0.03, 0.97, str(index), transform=ax.transAxes, ha="left", va="top",
+        bar = fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.03)
+        bar.ax.tick_params(labelsize=6, length=2)
+        bar.locator = matplotlib.ticker.MaxNLocator(3)
+        bar.update_ticks()
+        ax.text(0.03, 0.97, str(label), transform=ax.transAxes, ha="left", va="top",
                 fontsize=7, color="white", bbox={"facecolor": "black", "alpha": 0.6, "pad": 1})
     return fig

@@ -115,6 +115,10 @@ def _legend(fig, class_names, skip_background=True):
     colours = class_colours(len(class_names))
     handles = [Patch(facecolor=colours[c], edgecolor="0.3", label=str(name))
                for c, name in enumerate(class_names) if c > 0 or not skip_background]
+    if skip_background and str(class_names[0]).lower() != "background":
+        # class 0 is left uncoloured; where it is a real class (ISBI's membranes), say so
+        handles.insert(0, Patch(facecolor="white", edgecolor="0.3",
+                                label=f"{class_names[0]} (not coloured)"))
     fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 10),
                fontsize=9, frameon=False)
 
