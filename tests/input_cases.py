@@ -2338,6 +2338,11 @@ add("variants with a typo", Fresh(_tiny_net), x44, ["channel_last"], expect=erro
 add("repeats=0", Fresh(_tiny_net), x44, ["eager"], repeats=0, expect=error("repeats"))
 add("eager first, then the rest", Fresh(_tiny_net), x44, ["bf16", "eager"], repeats=1,
     expect=equals(["eager", "bf16"], post=lambda rows: [r["variant"] for r in rows]))
+add = cases_for("profiling.benchmark_results")
+for label, bad in [("None", None), ("a path", "../secrets"), ("with .json", "speed.json")]:
+    add(f"name {label}", bad, expect=error("name"))
+add("classification-cpu", "classification-cpu",
+    expect=equals(True, post=lambda d: d["runs"][0]["data set"] == "MNIST"))
 
 # ========================================================================== viz
 
