@@ -1,6 +1,6 @@
 """Chapter 8's measurements on this device: print them and save them.
 
-    flock /work/cpu.lock .venv/bin/python benchmarks/speed.py [--quick] [--out FILE]
+    .venv/bin/python benchmarks/speed.py [--quick] [--out FILE] [--only NAME]
 
 1. The timer (``coursekit.profiling.time_callable``) against ``torch.utils.benchmark.Timer``
    on the same operations, the same thread count and the same number of calls per
@@ -121,8 +121,13 @@ def measure_model(name, make, shape, batch_sizes, batch, device, quick):
     best = min(ok, key=lambda v: v["ms"])
     row["best"] = {"variant": best["variant"], "speedup": best["speedup"],
                    "ms": best["ms"], "max_diff": best["max_diff"]}
-    memory = profiling.peak_memory(lambda: model.to(device)(example.to(device)), (), device) \
-        if device.type == "cuda" else None
+    on_device, inputs = model.to(device), example.to(device)
+
+    def forward():
+        with torch.inference_mode():
+            return on_device(inputs)
+
+    memory = profiling.peak_memory(forward, (), device)     # None on a CPU: not tracked
     row["peak_memory_mb"] = None if memory is None else memory / 2 ** 20
     print(f"\n{name}: {row['parameters']:,} parameters, {row['gflops_per_image']:.3f} "
           f"GFLOPs per image; batch {batch}:")

@@ -507,7 +507,8 @@ def make_variant(model, example, variant: str = "eager", device="cpu"):
         net = torch.compile(net)
 
     def run(x):
-        x = x.contiguous(memory_format=layout)
+        if x.dim() == 4:
+            x = x.contiguous(memory_format=layout)
         with torch.inference_mode():
             if dtype is None:
                 return net(x).float()
