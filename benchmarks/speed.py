@@ -165,6 +165,7 @@ def main(argv=None):
     parser.add_argument("--only", default=None, help="measure only models whose name has this")
     args = parser.parse_args(argv)
     device = setup.get_device()
+    torch._inductor.config.force_disable_caches = True   # set-up time: a cold compilation
     began = time.perf_counter()
     report = {"device": setup.describe_device(device), "threads": torch.get_num_threads(),
               "torch": torch.__version__, "python": platform.python_version(),
