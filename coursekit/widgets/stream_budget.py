@@ -135,10 +135,12 @@ class StreamBudgetExplorer(ReplayWidget):
         slowest = max(first, key=lambda name: first[name]["load"])
         fig = self.draw(*frames[0])
         caption = (LIVE_NOTE + "the frame rate and the batch size. Here the frame rate stays "
-                   "at 30 per second and the batch grows: a bigger batch lowers the load "
-                   "(more frames per call) and raises the delay (the first frame waits "
-                   f"for the others). At batch {self.batches[-1]}, {slowest}'s first frame "
-                   f"waits {last[slowest]['delay_ms']:.0f} ms for its answer, against "
-                   f"{first[slowest]['delay_ms']:.0f} ms at batch {self.batches[0]}.")
+                   "at 30 per second and the batch grows. The first frame of a batch waits "
+                   "for the others, so the delay grows with the batch; the load falls only "
+                   "where a bigger batch costs less per image. At batch "
+                   f"{self.batches[-1]}, {slowest}'s load is {last[slowest]['load']:.2f} "
+                   f"(at batch {self.batches[0]}: {first[slowest]['load']:.2f}) and its "
+                   f"first frame waits {last[slowest]['delay_ms']:.0f} ms for its answer "
+                   f"(at batch {self.batches[0]}: {first[slowest]['delay_ms']:.0f} ms).")
         return replay_html(fig, lambda i: self.draw(*frames[i], fig=fig), len(frames),
                            caption=caption, colours=256)
