@@ -16,7 +16,6 @@ comes from. ``--quick`` is a smoke test with tiny settings.
 import argparse
 import json
 import platform
-import statistics
 import sys
 import tempfile
 import time
@@ -25,9 +24,10 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from coursekit import data, losses, membranes, metrics, scenes, setup, train
+from coursekit import data, losses, membranes, metrics, profiling, scenes, setup, train
 from coursekit.fcn import FCN
-from coursekit.unet import UNet, count_parameters
+from coursekit.profiling import count_parameters
+from coursekit.unet import UNet
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -54,33 +54,25 @@ def last_layer(model):
 
 def train_epochs(model, loader, epochs, device, loss_fn, lr):
     """``epochs`` epochs of Adam, the learning rate divided by 5 for the last quarter of
-    them (at least the last one); returns the seconds spent training."""
+    them (at least the last one); returns the seconds spent training (one reading of
+    ``profiling.time_callable``: no warm-up, since training cannot be repeated as is)."""
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    start = time.perf_counter()
-    for epoch in range(epochs):
-        if epoch >= epochs - max(1, epochs // 4):
-            for group in optimizer.param_groups:
-                group["lr"] = lr / 5
-        train.fit(model, loader, optimizer, 1, device, loss_fn=loss_fn)
-    return time.perf_counter() - start
+
+    def run():
+        for epoch in range(epochs):
+            if epoch >= epochs - max(1, epochs // 4):
+                for group in optimizer.param_groups:
+                    group["lr"] = lr / 5
+            train.fit(model, loader, optimizer, 1, device, loss_fn=loss_fn)
+
+    return profiling.time_callable(run, warmup=0, repeats=1, device=device).median
 
 
-@torch.no_grad()
 def ms_per_image(model, shape, device, repeats=20):
-    """Median milliseconds of one forward pass of one image, after a warm-up."""
-    model.eval().to(device)
-    x = torch.randn(1, *shape, device=device)
-    times = []
-    for i in range(repeats + 3):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        model(x)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        if i >= 3:
-            times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+    """Median milliseconds of one forward pass of one image, after 3 warm-up passes
+    (``profiling.time_forward``: synchronised on a GPU)."""
+    x = torch.randn(1, *shape)
+    return profiling.time_forward(model, x, device, warmup=3, repeats=repeats).median * 1e3
 
 
 def figures(cm, class_names):
@@ -121,9 +113,9 @@ def mnist_scenes(epochs, n_train, n_test, device):
 def scene_generation(count):
     """How fast MNIST scenes are made (MNIST already loaded): scenes per second."""
     digits, labels = data.as_tensors(data.mnist(train=True))
-    start = time.perf_counter()
-    scenes.MNISTScenes(count, seed=1, digits_pool=(digits[:, 0], labels), **SCENES)
-    seconds = time.perf_counter() - start
+    seconds = profiling.time_callable(
+        lambda: scenes.MNISTScenes(count, seed=1, digits_pool=(digits[:, 0], labels), **SCENES),
+        warmup=0, repeats=1).median
     print(f"MNIST scenes: {count} made in {seconds:.2f} s", flush=True)
     return {"scenes": count, "seconds": round(seconds, 2),
             "scenes_per_second": round(count / seconds)}

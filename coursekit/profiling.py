@@ -315,7 +315,7 @@ def top_operators(fn, args=(), device="cpu", row_limit: int = 10, calls: int = 3
     fn(*args)
     if cuda:
         torch.cuda.synchronize(device)
-    with profile(activities=activities) as prof:
+    with _quiet_native_stderr(), profile(activities=activities) as prof:
         for _ in range(calls):
             fn(*args)
         if cuda:
@@ -332,6 +332,30 @@ def top_operators(fn, args=(), device="cpu", row_limit: int = 10, calls: int = 3
     for row in rows:
         row["percent"] = 100 * row["self_ms"] / total
     return rows[:row_limit]
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr():
+    """The profiler's C++ library logs its start and stop (and, without a GPU, a failed
+    GPU count) straight to file descriptor 2, under any Python-level redirection: send
+    that descriptor to /dev/null for the block."""
+    import os
+    import sys
+
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def format_operators(rows, width: int = 78) -> str:
@@ -483,7 +507,8 @@ def make_variant(model, example, variant: str = "eager", device="cpu"):
         net = torch.compile(net)
 
     def run(x):
-        x = x.contiguous(memory_format=layout)
+        if x.dim() == 4:
+            x = x.contiguous(memory_format=layout)
         with torch.inference_mode():
             if dtype is None:
                 return net(x).float()
@@ -538,3 +563,34 @@ def compare_variants(model, example, variants=("eager", "channels_last", "bf16")
     if any("compile" in name for name in names):
         torch._dynamo.reset()
     return rows
+
+
+# --------------------------------------------------------------------------------------
+# 5. The benchmarks' committed figures
+# --------------------------------------------------------------------------------------
+
+
+def benchmark_results(name: str) -> dict:
+    """The figures a benchmark script wrote, e.g. ``benchmark_results("classification-cpu")``
+    for ``benchmarks/results/classification-cpu.json``: read from this copy of the
+    repository when there is one, else downloaded from the repository at the book's
+    version (in Colab, where only the package is installed)."""
+    import json
+    import re
+    import urllib.request
+
+    from coursekit import course
+
+    if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9-]+", name):
+        raise ValueError(f"name: expected the name of a results file without '.json', such "
+                         f"as 'classification-cpu', got {describe(name)}")
+    local = Path(__file__).resolve().parent.parent / "benchmarks" / "results" / f"{name}.json"
+    if local.exists():
+        return json.loads(local.read_text())
+    url = course.raw_url(f"benchmarks/results/{name}.json")
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return json.loads(response.read().decode("utf-8"))
+    except Exception as error:
+        raise FileNotFoundError(f"name: benchmarks/results/{name}.json is neither in this copy "
+                                f"of the repository nor downloadable ({error})") from None

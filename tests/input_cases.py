@@ -2349,6 +2349,11 @@ add("variants with a typo", Fresh(_tiny_net), x44, ["channel_last"], expect=erro
 add("repeats=0", Fresh(_tiny_net), x44, ["eager"], repeats=0, expect=error("repeats"))
 add("eager first, then the rest", Fresh(_tiny_net), x44, ["bf16", "eager"], repeats=1,
     expect=equals(["eager", "bf16"], post=lambda rows: [r["variant"] for r in rows]))
+add = cases_for("profiling.benchmark_results")
+for label, bad in [("None", None), ("a path", "../secrets"), ("with .json", "speed.json")]:
+    add(f"name {label}", bad, expect=error("name"))
+add("classification-cpu", "classification-cpu",
+    expect=equals(True, post=lambda d: d["runs"][0]["data set"] == "MNIST"))
 
 # ========================================================================== viz
 
@@ -2844,6 +2849,39 @@ add("half of the square: IoU 1/3", -4, 0, 8, expect=equals(
     True, post=lambda fig: "IoU 32/96 = 0.33" in titles(fig)[1]))
 add = cases_for("widgets.OverlapExplorer.replay", obj=overlapper)
 add("slide, then resize", expect=equals([9], post=frame_counts))
+
+add = cases_for("widgets.stream_budget")
+for label, bad in bad_numbers(low=0, open_low=True, full=True):
+    add(f"latency_ms={label}", bad, 30, 1, expect=error("latency_ms"))
+    add(f"fps={label}", 10.0, bad, 1, expect=error("fps"))
+for label, bad in bad_ints(1, full=True):
+    add(f"batch={label}", 10.0, 30, bad, expect=error("batch"))
+add("25 fps, batch 2, 20 ms", 20.0, 25, 2, expect=equals(
+    {"interval_ms": 40.0, "load": 0.25, "keeps_up": True, "delay_ms": 60.0}))
+add("too slow: 50 ms at 30 fps", 50.0, 30, 1, expect=equals(False, post=lambda b: b["keeps_up"]))
+add("NumPy numbers", np.float32(20.0), np.int64(25), np.int64(2),
+    expect=equals(same_call(20.0, 25, 2)))
+stream_curves = {"a": [{"batch": 1, "latency_ms": 5.0}, {"batch": 4, "latency_ms": 8.0}],
+                 "b": [{"batch": 1, "latency_ms": 50.0}, {"batch": 4, "latency_ms": 150.0}]}
+add = cases_for("widgets.StreamBudgetExplorer")
+for label, bad in [("None", None), ("empty", {}), ("a list", [1, 2])]:
+    add(f"curves {label}", bad, expect=error("curves"))
+add("curves of numbers", {"a": [1.0, 2.0]}, expect=error("curves"))
+add("no batch size in common", {"a": [{"batch": 1, "latency_ms": 1.0}],
+                                "b": [{"batch": 2, "latency_ms": 1.0}]}, expect=error("curves"))
+add("two models", stream_curves, expect=equals([1, 4], post=lambda e: e.batches))
+streamer = Call("widgets.StreamBudgetExplorer", stream_curves)
+add = cases_for("widgets.StreamBudgetExplorer.budgets", obj=streamer)
+add("batch 2, not measured", 30, 2, expect=error("batch"))
+add("fps=0", 0, 1, expect=error("fps"))
+add("30 fps, batch 4", 30, 4, expect=equals([True, False],
+    post=lambda b: [b["a"]["keeps_up"], b["b"]["keeps_up"]]))
+add = cases_for("widgets.StreamBudgetExplorer.draw", obj=streamer)
+add("batch 3, not measured", 30, 3, expect=error("batch"))
+add("30 fps, batch 1: one of two keeps up", 30, 1, expect=equals(
+    True, post=lambda fig: "1 of 2 models keep up" in fig._suptitle.get_text()))
+add = cases_for("widgets.StreamBudgetExplorer.replay", obj=streamer)
+add("one frame per batch size", expect=equals([2], post=frame_counts))
 
 # =========================================================== prediction_browser
 

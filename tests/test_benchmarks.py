@@ -35,3 +35,22 @@ def test_segmentation_benchmark_quick_writes_every_figure(tmp_path, capsys):
     assert report["scene_generation"]["scenes_per_second"] > 0
     printed = capsys.readouterr().out
     assert "isbi2012 U-Net" in printed and str(out) in printed
+
+
+def test_speed_benchmark_quick_writes_every_figure(tmp_path, capsys):
+    out = tmp_path / "speed.json"
+    assert load("speed").main(["--quick", "--out", str(out), "--only", "MnistCNN"]) == 0
+    report = json.loads(out.read_text())
+    assert report["quick"] is True and report["device"].startswith("cpu")
+    assert report["threads"] >= 1 and report["torch"]
+    assert len(report["timer_agreement"]) == 4
+    for row in report["timer_agreement"]:
+        assert row["ours_ms"] > 0 and row["torch_benchmark_ms"] > 0 and row["ratios"]
+    (model,) = report["models"].values()
+    assert model["parameters"] == 206_970 and model["gflops_per_image"] > 0
+    names = [row["variant"] for row in model["variants"]]
+    assert names[0] == "eager" and "channels_last" in names
+    for row in model["variants"]:
+        assert row["status"] == "ok" or row["status"].startswith("skipped")
+    assert model["best"]["speedup"] >= 1
+    assert "ratio" in capsys.readouterr().out

@@ -72,6 +72,12 @@ PLANTED_BUGS = {
         "    return float(iou.nan_to_num(0.0).mean())  # planted bug: absent classes count as 0",
         "should be left out, not counted as 0",
     ),
+    "08-speed": (
+        "q1",
+        "    for _ in range(warmup):\n        fn()\n",
+        "    pass  # planted bug: the warm-up is forgotten\n",
+        "warmup calls, then repeats timed calls",
+    ),
 }
 
 COPIES = {

@@ -490,3 +490,22 @@ def test_overlap_explorer_replay():
     assert _frame_counts(html) == [9]  # 6 positions, then 3 sizes
     assert "Twice as wide as the truth, the prediction scores IoU 0.25 (Dice 0.40)" in html
     _check_offline(html)
+
+
+def test_stream_budget_by_hand():
+    from coursekit.widgets import StreamBudgetExplorer, stream_budget
+
+    budget = stream_budget(latency_ms=100.0, fps=20, batch=4)   # frames every 50 ms
+    assert budget["interval_ms"] == 50.0
+    assert budget["load"] == 0.5 and budget["keeps_up"]
+    assert budget["delay_ms"] == 3 * 50 + 100                   # waits for frames 2-4
+    curves = {"fast": [{"batch": 1, "latency_ms": 2.0}, {"batch": 8, "latency_ms": 6.0}],
+              "slow": [{"batch": 1, "latency_ms": 40.0}, {"batch": 8, "latency_ms": 200.0}]}
+    explorer = StreamBudgetExplorer(curves)
+    at_one = explorer.budgets(30, 1)
+    assert at_one["fast"]["keeps_up"] and not at_one["slow"]["keeps_up"]
+    at_eight = explorer.budgets(30, 8)
+    assert at_eight["slow"]["keeps_up"]                           # 200 ms for 267 ms of frames
+    assert at_eight["slow"]["delay_ms"] > at_one["slow"]["delay_ms"]
+    html = explorer.replay()
+    assert "var frames = new Array(2)" in html

@@ -1,5 +1,6 @@
 """The course's widgets: chapter 2's convolution explorer and receptive-field viewer,
-chapter 6's loss explorer, chapter 7's threshold and overlap explorers.
+chapter 6's loss explorer, chapter 7's threshold and overlap explorers, chapter 8's
+stream budget.
 
 Each widget lives in two places:
 
@@ -25,7 +26,8 @@ Modules: ``kernels`` (named kernels, sample images), ``replay`` (the HTML replay
 how each loss of ``coursekit.losses`` responds as a prediction moves),
 ``threshold_explorer`` (chapter 7: a probability map under a moving threshold, with its
 precision-recall curve) and ``overlap_explorer`` (chapter 7: IoU and Dice of two masks as
-one moves).
+one moves) and ``stream_budget`` (chapter 8: which models keep up with a video, and how
+late their answers come, as the frame rate and the batch size change).
 """
 
 from coursekit.widgets.convolution import ConvExplorer, conv_explorer
@@ -60,6 +62,7 @@ from coursekit.widgets.receptive_field import (
     receptive_field_viewer,
 )
 from coursekit.widgets.replay import DPI, LIVE_NOTE, ReplayWidget, replay_html
+from coursekit.widgets.stream_budget import StreamBudgetExplorer, stream_budget
 from coursekit.widgets.threshold_explorer import (
     ThresholdExplorer,
     threshold_scores,
@@ -80,6 +83,7 @@ __all__ = [
     "OverlapExplorer",
     "ReceptiveFieldViewer",
     "ReplayWidget",
+    "StreamBudgetExplorer",
     "ThresholdExplorer",
     "conv_explorer",
     "describe_stack",
@@ -94,6 +98,7 @@ __all__ = [
     "receptive_field_viewer",
     "replay_html",
     "sample_image",
+    "stream_budget",
     "object_strip",
     "threshold_scores",
 ]
