@@ -272,7 +272,7 @@ def summarise(name, source, history, target, settings):
             "training seconds in all": seconds, "history": history}
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["classic", "mnist", "cifar10"], default=None)
     parser.add_argument("--classic-epochs", type=int, default=2)
@@ -286,7 +286,7 @@ def main():
                         help="redo only the loader comparison of the runs chosen")
     parser.add_argument("--quick", action="store_true",
                         help="a smoke test: 2,000 images, 1 epoch each, nothing written")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     n = 2_000 if args.quick else None
     if args.quick:
         args.classic_epochs = args.mnist_epochs = args.cifar_epochs = 1
@@ -345,11 +345,12 @@ def main():
         for key, value in r.get("loaders", {}).items():
             print(f"  {key}: {value:,.4g}")
     if args.quick:
-        return
+        return 0
     RESULTS.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nwrote benchmarks/results/{out.name}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -9,29 +9,31 @@ module                 chapters  what it holds
 =====================  ========  =====================================================
 ``course``             all       the repository URL, the version and its git ref
 ``setup``              all       device, seeds, fast mode, data root, the set-up line
-``data``               1-3, 5    MNIST, Fashion-MNIST, CIFAR-10: found offline or
+``data``               1-3, 5, 8 MNIST, Fashion-MNIST, CIFAR-10: found offline or
                                  downloaded; tensors from data sets
 ``conv``               2         convolution, pooling, output sizes, receptive fields
-``widgets``            2, 6, 7   the interactive explorers (live, and replays for the
+``widgets``            2, 6-8    the interactive explorers (live, and replays for the
                                  book)
 ``viz``                1-5, 7    image grids, feature maps, masks and overlays, curves,
                                  confusion matrices
-``models``             3         the chapter 3 CNNs and the residual network
-``device_loader``      3         a loader that keeps a small data set on the GPU
-``train``              2-7       the training and evaluation loops
-``fcn``                4, 5, 7   FCN-32s/16s/8s, bilinear upsampling, skip fusion
+``models``             3, 8      the chapter 3 CNNs and the residual network
+``device_loader``      3, 8      a loader that keeps a small data set on the GPU
+``train``              2-8       the training and evaluation loops
+``fcn``                4, 5, 7, 8 FCN-32s/16s/8s, bilinear upsampling, skip fusion
 ``scenes``             4-7       MNIST scenes: digits on a canvas, labelled per pixel
 ``losses``             4-7       cross-entropy, BCE, soft Dice, Jaccard, focal, ...
 ``metrics``            4-7       one confusion matrix and every score read from it;
                                  ``metrics.cells``: ISBI 2012's V_Rand and V_Info
-``unet``               5-7       U-Net
+``unet``               5-8       U-Net
 ``joint_transforms``   5         crops, flips, turns and warps of image and mask
                                  together
 ``membranes``          5, 7      ISBI 2012 (downloaded from the course repository),
                                  crops, tiled and 8-view prediction
 ``pets``               5         Oxford-IIIT Pet (Colab)
 ``prediction_browser`` 4, 5      step through predictions, epoch by epoch
-``grading``            2-7       the exercises' checks and the instructors' grading
+``profiling``          3, 5, 8   the one timer (warm-up, synchronised, median), latency
+                                 and throughput, parameters, FLOPs, speed-ups
+``grading``            2-8       the exercises' checks and the instructors' grading
 =====================  ========  =====================================================
 
 Every public function is right on what it accepts and refuses the rest with a

@@ -18,6 +18,7 @@ image (C, H, W) needs its batch dimension: ``image[None]``; uint8 images in 0..2
 
 import contextlib
 import io
+import textwrap
 
 import torch
 from torch import nn
@@ -246,9 +247,11 @@ def pretrained_resnet18(classes: int = 10, pretrained: bool = True) -> tuple[nn.
             model = download_quietly(lambda: resnet18(weights=ResNet18_Weights.IMAGENET1K_V1))
             loaded = True
         except Exception as error:  # no internet: URLError, socket errors, ...
-            print(f"Pretrained ResNet-18 weights are not available here ({type(error).__name__}:"
-                  f" {str(error)[:120]}). Continuing WITHOUT them: a randomly initialised "
-                  "ResNet-18. In Colab (online) the weights download by themselves.")
+            message = (f"Pretrained ResNet-18 weights are not available here "
+                       f"({type(error).__name__}: {str(error)[:120]}). Continuing WITHOUT "
+                       "them: a randomly initialised ResNet-18. In Colab (online) the "
+                       "weights download by themselves.")
+            print(textwrap.fill(message, width=88))       # the book's column
     if model is None:
         model = resnet18(weights=None)
     model.fc = nn.Linear(model.fc.in_features, classes)

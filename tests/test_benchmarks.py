@@ -54,3 +54,17 @@ def test_speed_benchmark_quick_writes_every_figure(tmp_path, capsys):
         assert row["status"] == "ok" or row["status"].startswith("skipped")
     assert model["best"]["speedup"] >= 1
     assert "ratio" in capsys.readouterr().out
+
+
+def test_classification_benchmark_quick_runs_all_three_recipes(capsys):
+    """--quick: the classic example, chapter 3's MNIST and CIFAR-10 recipes, one epoch each
+    on 2,000 images, and the loader comparison; nothing is written."""
+    before = (ROOT / "benchmarks" / "results" / "classification-cpu.json").read_bytes()
+    assert load("classification").main(["--quick"]) == 0
+    printed = capsys.readouterr().out
+    for name in ("MNIST, classic (PyTorch example)", "MNIST, chapter 3 recipe",
+                 "CIFAR-10, chapter 3 recipe"):
+        assert name in printed
+    assert "final test accuracy, flip TTA" in printed
+    assert "training speed-up, device loader / DataLoader" in printed
+    assert (ROOT / "benchmarks" / "results" / "classification-cpu.json").read_bytes() == before
