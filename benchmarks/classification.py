@@ -5,7 +5,7 @@ saves the figures.
 
 Three runs on the current device, in one process, one after the other:
 
-- **classic**: the PyTorch MNIST example (github.com/pytorch/examples, mnist/main.py): two
+- **classic**: the PyTorch MNIST example (the pytorch "examples" repository, mnist/main.py): two
   convolutions (32 and 64 channels), dropout, a 9216 -> 128 -> 10 classifier, Adadelta at
   lr 1.0, batch 64, StepLR (gamma 0.7), a standard ``DataLoader`` with ``ToTensor`` and
   ``Normalize``; ``--classic-epochs`` of its 14 (2 by default: on a 2-core CPU each takes
