@@ -6,7 +6,8 @@ returns the history; ``evaluate`` measures loss and accuracy on held-out data.
 
 Options of ``fit``, all off unless asked for: a learning-rate ``scheduler`` stepped
 after every batch (``one_cycle`` makes the usual one), mixed precision (``amp``:
-bfloat16 on a CPU or GPU, float16 on older GPUs), gradient clipping (``clip_grad_norm``), and a ``checkpoint`` file written after
+bfloat16 on a CPU or GPU, float16 on older GPUs), gradient clipping
+(``clip_grad_norm``), and a ``checkpoint`` file written after
 every epoch, from which ``resume=True`` continues an interrupted run (a Colab
 disconnect) to exactly the same weights as an uninterrupted one on the CPU.
 """
@@ -398,7 +399,8 @@ def fit(model: nn.Module, train_loader, optimizer, epochs: int, device,
 
     Options: ``scheduler`` (stepped after every batch), ``amp`` (mixed precision:
     bfloat16 on a CPU, which is faster only where the CPU has bfloat16 instructions
-    (AVX512-BF16 or AMX; see chapter 8), and on recent GPUs; float16 on older GPUs), ``clip_grad_norm`` (a float), ``checkpoint`` (a file
+    (AVX512-BF16 or AMX; see chapter 8), and on recent GPUs; float16 on older GPUs),
+    ``clip_grad_norm`` (a float), ``checkpoint`` (a file
     written after every epoch) with ``resume`` (continue from it if it exists),
     ``stop_epoch`` (stop after that epoch, as if interrupted), ``log`` (print a line
     per epoch, for the rendered book and plain logs). ``ignore_index``: labels that
