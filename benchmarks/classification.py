@@ -223,8 +223,10 @@ def loader_comparison(dataset_fn, plain_transform, make_model, images, labels, s
             # each reading is 10 batches in a row: a DataLoader's workers prefetch, so
             # most single batches come at once and a few wait; the median of single
             # batches would hide the waits
-            timing = profiling.time_callable(step, warmup=3, repeats=max(batches // 10, 1),
-                                             number=10, device=device)
+            number = min(10, len(resident) - 4)          # fewer on --quick's 7 batches
+            timing = profiling.time_callable(step, warmup=3,
+                                             repeats=max(batches // number, 1),
+                                             number=number, device=device)
             what = "training" if train_step else "loading only"
             figures[f"{what} images/s, {loader_name}"] = 256 / timing.median
             figures[f"{what} spread (IQR / median), {loader_name}"] = timing.spread
