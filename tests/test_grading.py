@@ -34,13 +34,6 @@ UNSAFE = not sandbox.works()[0]  # grade without the sandbox only where none can
 
 MASTERS = grading.masters()
 
-NOT_SANDBOXED_YET = {
-    "08-speed": "exercise 8's hidden tests hand the student's timer a fake clock and a fake "
-                "asynchronous device; the sandboxed grader passes only torch modules, "
-                "optimizers, tensors and plain data to an answer, so these tests must be "
-                "rewritten for it (open work, issue 11)",
-}
-"""Exercises whose grading under the sandboxed grader is known not to work yet."""
 
 PLANTED_BUGS = {
     # chapter: (question, a line of its solution, the wrong line, what its check must then say)
@@ -189,8 +182,6 @@ def graded(generated, tmp_path_factory):
     """(rows by submission, CSV lines, points): the solution, the untouched exercise and
     the solution with a planted wrong answer, graded with the hidden tests."""
     chapter, files = generated
-    if chapter in NOT_SANDBOXED_YET:
-        pytest.xfail(NOT_SANDBOXED_YET[chapter])
     folder = tmp_path_factory.mktemp(f"submissions-{chapter}")
     solution = read(files.solution)
     nbformat.write(solution, folder / "right.ipynb")

@@ -4,7 +4,8 @@ Each chapter's exercise is written once, as an otter-assign master notebook
 ``solutions/NN-name.ipynb`` (solutions, public tests, hidden tests). This package is split
 by audience:
 
-- ``checks``: what the tests in a master import (``expect_result``, ``call``, ...);
+- ``checks``: what the tests in a master import (``expect_result``, ``call``, ``fake``, ...),
+  with ``fakes``, the stand-ins a test hands to an answer (a fake clock, a fake GPU);
 - ``student``: what students see, the ``grader`` of an exercise notebook and its feedback;
 - ``assign``: ``python -m coursekit.grading assign CH`` makes the exercise, its public tests,
   the autograder and the Gradescope archive from the master;
@@ -31,6 +32,7 @@ from coursekit.grading.checks import (
     expect_equal,
     expect_result,
     expect_tensor,
+    fake,
     forbidden,
 )
 from coursekit.grading.grade import Grader, _number, grade, question_points
@@ -47,6 +49,6 @@ __all__ = [
     "BUILD_DIR", "EXERCISES_DIR", "NOT_ANSWERED", "OWN_IMPLEMENTATIONS", "QUESTIONS_FILE",
     "SOLUTIONS_DIR", "ExerciseGrader", "Feedback", "ForbiddenCall", "Generated", "Grader",
     "Probe", "_fail", "_number", "assign", "call", "computed_by_hand", "describe",
-    "exercise_grader", "expect_equal", "expect_result", "expect_tensor", "first_cell_source",
-    "forbidden", "grade", "masters", "question_points",
+    "exercise_grader", "expect_equal", "expect_result", "expect_tensor", "fake",
+    "first_cell_source", "forbidden", "grade", "masters", "question_points",
 ]

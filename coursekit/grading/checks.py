@@ -18,7 +18,7 @@ from unittest import mock
 import torch
 import torch.nn.functional as F
 
-from coursekit.grading import remote
+from coursekit.grading import fakes, remote
 
 NOT_ANSWERED = "not answered yet"
 """How every message about an untouched question starts."""
@@ -75,6 +75,18 @@ def call(function, name, *args, **kwargs):
             "your code (and `return` the result), run that cell, then this check again."
         )
     return result
+
+
+def fake(name, *args, **kwargs):
+    """The stand-in ``coursekit.grading.fakes.<name>(*args, **kwargs)``, built where the
+    answer runs: in the submission's process under the sandboxed grader (a test's own
+    function could not travel there; the stand-in's arguments may be other stand-ins),
+    here otherwise. Its attributes read the same either way (``clock.now``)."""
+    if name not in fakes.FAKES:
+        raise ValueError(f"fake: name must be one of {sorted(fakes.FAKES)}, got {name!r}")
+    if remote.active():
+        return remote.make(name, args, kwargs)
+    return fakes.FAKES[name](*args, **kwargs)
 
 
 def _fail(message, hint=""):

@@ -24,7 +24,7 @@ import traceback
 
 import torch
 
-from coursekit.grading import codec
+from coursekit.grading import codec, fakes
 
 ACTIVE = {"question": None, "tripped": []}
 """The question whose answer is being called now (None while the notebook runs)."""
@@ -284,6 +284,10 @@ class Server:
             if name not in self.namespace:
                 return {"$missing": True}
             return self.namespace[name]
+        if op == "make":  # a test's stand-in (a fake clock...), from coursekit's own classes
+            if header.get("name") not in fakes.FAKES:
+                raise codec.ProtocolError(f"no stand-in named {header.get('name')!r}")
+            return fakes.FAKES[header["name"]](*arg("args"), **arg("kwargs"))
         target = arg("target")
         if op == "call":
             return target(*arg("args"), **arg("kwargs"))
