@@ -23,6 +23,7 @@ digit of them.
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from coursekit import data
@@ -72,53 +73,105 @@ def _check_pool(images, labels, images_name: str, labels_name: str) -> torch.Ten
     check_class_indices(labels, labels_name, 10)
 
 
+def _check_digit_size(digit_size) -> tuple[int, int]:
+    """``digit_size`` as a range (low, high) of side lengths, 8 <= low <= high."""
+    if isinstance(digit_size, (tuple, list)) and len(digit_size) == 2:
+        low = check_int(digit_size[0], "digit_size[0]", low=8)
+        high = check_int(digit_size[1], "digit_size[1]", low=low)
+        return low, high
+    if isinstance(digit_size, (tuple, list)):
+        raise ValueError(f"digit_size: expected an int or a (low, high) pair, "
+                         f"got {describe(digit_size)}")
+    side = check_int(digit_size, "digit_size", low=8)
+    return side, side
+
+
+def _check_layout(size, min_digits, max_digits, digit_size, gap, tries, overlap):
+    """The knobs of a scene, checked once: (size, min_digits, max_digits, (low, high),
+    gap, tries, overlap)."""
+    digit_size = _check_digit_size(digit_size)
+    size = check_int(size, "size", low=digit_size[1])      # the largest digit must fit
+    max_digits = check_int(max_digits, "max_digits", low=1)
+    min_digits = check_int(min_digits, "min_digits", low=1, high=max_digits)
+    gap = check_int(gap, "gap", low=0)
+    tries = check_int(tries, "tries", low=1)
+    check_bool(overlap, "overlap")
+    if overlap and gap:
+        raise ValueError(f"gap: expected 0 with overlap=True (digits on top of each other "
+                         f"cannot keep apart), got {gap}")
+    return size, min_digits, max_digits, digit_size, gap, tries, overlap
+
+
 def compose(digit_images, digit_labels, size: int = 64, max_digits: int = 3,
-            generator: torch.Generator | None = None, tries: int = 20, overlap: bool = False):
+            generator: torch.Generator | None = None, tries: int = 20, overlap: bool = False,
+            min_digits: int = 1, digit_size=28, gap: int = 0):
     """One scene from a pool of digits: (image, semantic, instances, digits).
 
     digit_images: (M, 28, 28) float in [0, 1], M >= 1 (``images[:, 0]`` of MNIST's
     (M, 1, 28, 28)); digit_labels:
-    (M,) digits 0..9, any integer dtype; size: an int >= 28; max_digits, tries: ints
-    >= 1. Picks 1 to ``max_digits`` digits at random and places each where its ink
-    lands on no other digit's ink, though it may touch it (a digit that finds no such
-    place in ``tries`` attempts is left out, and so is a digit without ink). overlap: a
-    bool; True places every digit at its first random place, ink on ink allowed: the image
-    keeps the brighter pixel, labels and instances the later digit's where its ink lies,
-    and each ``Digit``'s box is that of its whole ink, hidden parts included.
+    (M,) digits 0..9, any integer dtype; size: an int, at least the largest digit;
+    min_digits <= max_digits, tries: ints >= 1. Picks ``min_digits`` to ``max_digits``
+    digits at random and places each where its ink lands on no other digit's ink, though
+    it may touch it (a digit that finds no such place in ``tries`` attempts is left out,
+    and so is a digit without ink). overlap: a bool; True places every digit at its first
+    random place, ink on ink allowed: the image keeps the brighter pixel, labels and
+    instances the later digit's where its ink lies, and each ``Digit``'s box is that of
+    its whole ink, hidden parts included. digit_size: an int, the side in pixels each
+    28x28 digit is resized to (28: as it is), or (low, high) to draw each digit's side
+    from low..high; 8 <= side <= size. gap: an int >= 0; a digit's ink keeps at least
+    this many pixels (in rows and columns) from any other digit's ink (0: it may touch);
+    not with overlap.
     """
     _check_pool(digit_images, digit_labels, "digit_images", "digit_labels")
-    size = check_int(size, "size", low=28)
-    max_digits = check_int(max_digits, "max_digits", low=1)
-    tries = check_int(tries, "tries", low=1)
-    check_bool(overlap, "overlap")
+    layout = _check_layout(size, min_digits, max_digits, digit_size, gap, tries, overlap)
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"generator: expected a torch.Generator or None, got {describe(generator)}")
-    return _compose(digit_images, digit_labels, size, max_digits, generator, tries, overlap)
+    return _compose(digit_images, digit_labels, generator, *layout)
 
 
-def _compose(digit_images, digit_labels, size, max_digits, generator, tries, overlap=False):
+def _resized(picture: torch.Tensor, side: int) -> torch.Tensor:
+    """A (28, 28) digit as (side, side), bilinear with antialiasing, values in [0, 1]."""
+    if side == picture.shape[-1]:
+        return picture
+    out = F.interpolate(picture[None, None], size=(side, side), mode="bilinear",
+                        antialias=True, align_corners=False)
+    return out[0, 0].clamp(0, 1)
+
+
+def _compose(digit_images, digit_labels, generator, size, min_digits, max_digits,
+             digit_size, gap, tries, overlap):
     """``compose`` without the checks (``MNISTScenes`` checks its pool once, not per scene)."""
-    count = int(torch.randint(1, max_digits + 1, (1,), generator=generator))
+    count = int(torch.randint(min_digits, max_digits + 1, (1,), generator=generator))
     image = torch.zeros(size, size)
     semantic = torch.zeros(size, size, dtype=torch.int64)
     instances = torch.zeros(size, size, dtype=torch.int64)
-    digits = []
+    kept_away = torch.zeros(size, size, dtype=torch.bool)  # ink of the digits placed, grown
+    digits = []                                             # by ``gap`` pixels
     picks = torch.randint(len(digit_images), (count,), generator=generator).tolist()
     for index in picks:
-        picture, label = digit_images[index], int(digit_labels[index])
+        side = int(torch.randint(digit_size[0], digit_size[1] + 1, (1,),
+                                 generator=generator)) if digit_size[0] < digit_size[1] \
+            else digit_size[0]
+        picture, label = _resized(digit_images[index], side), int(digit_labels[index])
         ink = picture > INK
         if not ink.any():
             continue                                   # nothing to label, no box
         for _ in range(tries):
-            top, left = torch.randint(size - 27, (2,), generator=generator).tolist()
-            window = (slice(top, top + 28), slice(left, left + 28))
-            if overlap or not (instances[window][ink] > 0).any():  # no ink on ink
+            top, left = torch.randint(size - side + 1, (2,), generator=generator).tolist()
+            window = (slice(top, top + side), slice(left, left + side))
+            if overlap or not kept_away[window][ink].any():  # no ink on (or near) ink
                 break
         else:
             continue
         image[window] = torch.maximum(image[window], picture)
         semantic[window][ink] = label + 1
         instances[window][ink] = len(digits) + 1
+        placed = torch.zeros(size, size, dtype=torch.bool)
+        placed[window] = ink
+        if gap:
+            placed = F.max_pool2d(placed[None, None].float(), 2 * gap + 1, stride=1,
+                                  padding=gap)[0, 0] > 0
+        kept_away |= placed
         rows, cols = ink.nonzero(as_tuple=True)
         box = (left + int(cols.min()), top + int(rows.min()),
                left + int(cols.max()), top + int(rows.max()))
@@ -137,16 +190,18 @@ class MNISTScenes(Dataset):
     MNIST (for tests), as ``compose`` takes them: images (M, 28, 28) float in [0, 1],
     labels (M,) digits 0..9. overlap: a bool, as for ``compose``: False (the default)
     keeps every ink pixel to one digit, True lets digits lie on top of each other.
+    min_digits, digit_size, gap: as for ``compose`` (how many digits at least, their size
+    in pixels, how far apart their ink keeps).
     """
 
     def __init__(self, count: int, train: bool = True, size: int = 64, max_digits: int = 3,
-                 seed: int = 0, digits_pool=None, overlap: bool = False):
+                 seed: int = 0, digits_pool=None, overlap: bool = False, min_digits: int = 1,
+                 digit_size=28, gap: int = 0):
         count = check_int(count, "count", low=1)
-        size = check_int(size, "size", low=28)          # a digit is 28x28
-        max_digits = check_int(max_digits, "max_digits", low=1)
+        layout = _check_layout(size, min_digits, max_digits, digit_size, gap, 20, overlap)
+        size = layout[0]
         seed = check_int(seed, "seed", low=0)
         check_bool(train, "train")
-        check_bool(overlap, "overlap")
         if digits_pool is None:
             pictures, labels = data.as_tensors(data.mnist(train=train))
             pictures = pictures[:, 0]                          # (M, 28, 28)
@@ -162,8 +217,8 @@ class MNISTScenes(Dataset):
         self.instances = torch.empty(count, size, size, dtype=torch.int64)
         self.digits = []
         for i in range(count):
-            image, semantic, instances, digits = _compose(pictures, labels, size, max_digits,
-                                                          generator, 20, overlap)
+            image, semantic, instances, digits = _compose(pictures, labels, generator,
+                                                          *layout)
             self.images[i], self.semantic[i], self.instances[i] = image, semantic, instances
             self.digits.append(digits)
 

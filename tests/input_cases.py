@@ -48,7 +48,8 @@ import torch.nn.functional as F
 from torch import nn
 
 MODULES = ("conv", "course", "data", "device_loader", "fcn", "joint_transforms", "losses",
-           "membranes", "metrics", "models", "pets", "profiling", "scenes", "setup", "train",
+           "membranes", "metrics", "models", "pets", "profiling", "regions", "scenes", "setup",
+           "train",
            "unet",
            "viz", "widgets", "prediction_browser", "grading")
 GRADING_HELPERS = ("describe", "call", "expect_equal", "expect_tensor", "forbidden",
@@ -1678,6 +1679,37 @@ add("thresholds 0.2 and 0.5", membrane_map, two_cells, thresholds=[0.5, 0.2],
                    "pixel_accuracy": torch.tensor([1.0, 24 / 25]),
                    "membrane_f1": torch.tensor([1.0, 8 / 9])}))
 
+# ---------------------------------------------- answers that are counts (multisets)
+
+true_counts = torch.tensor([[0, 2, 0, 1], [1, 0, 0, 0], [0, 0, 0, 0]])
+predicted_counts = torch.tensor([[0, 1, 1, 1], [1, 0, 0, 0], [0, 0, 2, 0]])
+# TP 1 + 1 + 1 + 0 = 3, FP 1 + 0 + 2 = 3, FN 1: precision 1/2, recall 3/4, F1 6/10
+add = cases_for("metrics.count_confusion")
+for label, bad in [("float", predicted_counts.float()), ("a list", predicted_counts.tolist()),
+                   ("bool", predicted_counts > 0), ("(K,)", predicted_counts[0]),
+                   ("negative", with_value(predicted_counts, -1)),
+                   ("3 classes for 4", predicted_counts[:, :3])]:
+    add(f"predicted {label}", bad, true_counts, expect=error("predicted"))
+for label, bad in [("float", true_counts.float()), ("None", None),
+                   ("negative", with_value(true_counts, -2))]:
+    add(f"true {label}", predicted_counts, bad, expect=error("true"))
+add("uint8 and int32, non-contiguous", strided(predicted_counts.to(torch.uint8)),
+    strided(true_counts.int()), expect=equals(same_call(predicted_counts, true_counts)))
+add("no scene", predicted_counts[:0], true_counts[:0],
+    expect=equals(torch.zeros(0, 5, 5, dtype=torch.long)))
+
+count_cms = Call("metrics.count_confusion", predicted_counts, true_counts)
+for name, value in (("exact_match", 1 / 3), ("digit_precision", 1 / 2),
+                    ("digit_recall", 3 / 4), ("digit_f1", 6 / 10)):
+    add = cases_for(f"metrics.{name}")
+    add("three scenes", count_cms, expect=equals(value))
+    add("int32 matrices", count_cms.then(lambda cms: cms.int()), expect=equals(value))
+    for label, bad in [("a list", [[0, 1], [1, 0]]), ("(K + 1,)", torch.zeros(5)),
+                       ("not square", torch.zeros(2, 5, 4, dtype=torch.long)),
+                       ("one class in all", torch.zeros(2, 1, 1, dtype=torch.long)),
+                       ("no scene", torch.zeros(0, 5, 5, dtype=torch.long))]:
+        add(f"cms {label}", bad, expect=error("cms"))
+
 # ======================================================================= models
 
 add = cases_for("models.download_quietly")
@@ -1803,6 +1835,111 @@ add("download='no'", root=NOWHERE, download="no", expect=error("download"))
 add("root missing, download=False", root=NOWHERE, download=False,
     expect=error("root", data_missing=True))
 
+# ====================================================================== regions
+
+region_mask = torch.tensor([[1, 0, 0, 0, 1],
+                            [0, 1, 0, 0, 1],     # (0, 0) and (1, 1) meet at a corner
+                            [0, 0, 0, 0, 0],
+                            [1, 1, 0, 1, 0]])
+region_labels = torch.tensor([[1, 0, 0, 0, 2], [0, 1, 0, 0, 2], [0, 0, 0, 0, 0],
+                              [3, 3, 0, 4, 0]])
+add = cases_for("regions.label_regions")
+for label, bad in [("float", region_mask.float()), ("a list", region_mask.tolist()),
+                   ("None", None), ("(1, H, W)", region_mask[None]),
+                   ("value 2", with_value(region_mask, 2)),
+                   ("uint8 0/255", (region_mask * 255).to(torch.uint8))]:
+    add(f"mask {label}", bad, expect=error("mask"))
+for label, bad in bad_ints(1, full=True):
+    add(f"min_area={label}", region_mask, min_area=bad, expect=error("min_area"))
+add("8-connected regions", region_mask, expect=equals((region_labels, 4)))
+for label, same in int_dtypes(region_mask) + [("non-contiguous", strided(region_mask))]:
+    add(f"mask {label}", same, expect=equals((region_labels, 4)))
+add("min_area=2 drops the speck", region_mask, min_area=2,
+    expect=equals((region_labels.where(region_labels != 4, 0), 3)))
+add("min_area a NumPy int", region_mask, min_area=np.int64(2),
+    expect=equals(same_call(region_mask, min_area=2)))
+add("empty mask", torch.zeros(3, 4, dtype=torch.bool),
+    expect=equals((torch.zeros(3, 4, dtype=torch.long), 0)))
+
+add = cases_for("regions.region_boxes")
+region_boxes = torch.tensor([[0.0, 0.0, 2.0, 2.0], [4.0, 0.0, 5.0, 2.0], [0.0, 3.0, 2.0, 4.0],
+                             [3.0, 3.0, 4.0, 4.0]])
+for label, bad in [("float", region_labels.float()), ("a list", region_labels.tolist()),
+                   ("(1, H, W)", region_labels[None]), ("negative", region_labels - 1),
+                   ("a gap in the numbers", region_labels.where(region_labels != 2, 0))]:
+    add(f"labels {label}", bad, expect=error("labels"))
+add("four regions", region_labels, expect=equals(region_boxes))
+for label, same in int_dtypes(region_labels) + [("non-contiguous", strided(region_labels))]:
+    add(f"labels {label}", same, expect=equals(region_boxes))
+add("no region", torch.zeros(3, 3, dtype=torch.long), expect=equals(torch.zeros(0, 4)))
+
+add = cases_for("regions.majority_classes")
+region_classes = torch.tensor([[2, 0, 0, 0, 7], [0, 0, 0, 0, 5], [0, 0, 0, 0, 0],
+                               [3, 1, 0, 0, 0]])
+# region 1: a 2 and background -> 2; region 2: a 7 and a 5, a tie -> 5; region 3: a tie of
+# 3 and 1 -> 1; region 4: background alone -> 0
+for label, bad in bad_indices(region_classes, 10):
+    add(f"classes {label}", bad, region_labels, 10, expect=error("classes"))
+add("classes (1, H, W)", region_classes[None], region_labels, 10, expect=error("classes"))
+add("classes 4x4", region_classes[:, :4], region_labels, 10, expect=error("classes"))
+add("labels float", region_classes, region_labels.float(), 10, expect=error("labels"))
+for label, bad in bad_ints(2, full=True):
+    add(f"num_classes={label}", region_classes, region_labels, bad,
+        expect=error("num_classes", "classes"))
+add("votes, ties and background", region_classes, region_labels, 10,
+    expect=equals(torch.tensor([2, 5, 1, 0])))
+add("uint8 classes, int32 labels, non-contiguous", strided(region_classes.to(torch.uint8)),
+    strided(region_labels.int()), 10, expect=equals(torch.tensor([2, 5, 1, 0])))
+
+add = cases_for("regions.square_boxes")
+for label, bad in [("int64", region_boxes.long()), ("a list", region_boxes.tolist()),
+                   ("(K, 3)", region_boxes[:, :3]), ("(4,)", region_boxes[0]),
+                   ("empty box", with_value(region_boxes, 2.0, 0))]:
+    add(f"boxes {label}", bad, expect=error("boxes"))
+for label, bad in bad_numbers(low=0, high=1, open_low=True, full=True):
+    add(f"fill={label}", region_boxes, fill=bad, expect=error("fill"))
+add("fill=1", torch.tensor([[4.0, 2.0, 24.0, 12.0]]), fill=1,
+    expect=equals(torch.tensor([[4.0, -3.0, 24.0, 17.0]])))
+add("no box", torch.zeros(0, 4), expect=equals(torch.zeros(0, 4)))
+
+add = cases_for("regions.crop_regions")
+crop_images = rand(2, 3, 12, 12)
+crop_boxes = [torch.tensor([[1.0, 2.0, 9.0, 11.0]]), torch.tensor([[0.0, 0.0, 12.0, 12.0]])]
+for label, bad in bad_images(crop_images):
+    add(f"images {label}", bad, crop_boxes, expect=error("images"))
+add("boxes one list for two images", crop_images, crop_boxes[:1], expect=error("boxes"))
+add("boxes int64", crop_images, [b.long() for b in crop_boxes],
+    expect=error(says=(r"boxes\[0\]: expected a float tensor",)))
+add("boxes an empty box", crop_images, [crop_boxes[0], torch.tensor([[3.0, 3.0, 3.0, 5.0]])],
+    expect=error(says=(r"boxes\[1\]: expected x2 > x1",)))
+add("boxes (K, 4) for (K, 5)", crop_images, torch.zeros(1, 4), expect=error("boxes"))
+add("boxes (K, 5) int64", crop_images, torch.tensor([[0, 1, 2, 9, 11]]), expect=error("boxes"))
+for label, bad in bad_ints(1, full=True):
+    add(f"size={label}", crop_images, crop_boxes, size=bad, expect=error("size"))
+add("method 'bilinear'", crop_images, crop_boxes, method="bilinear", expect=error("method"))
+for label, bad in bad_numbers(low=0, open_low=True):
+    add(f"spatial_scale={label}", crop_images, crop_boxes, spatial_scale=bad,
+        expect=error("spatial_scale"))
+add("sampling_ratio=0", crop_images, crop_boxes, sampling_ratio=0,
+    expect=error("sampling_ratio"))
+for method in ("align", "pool"):
+    add(f"{method}: (K, 5) boxes", crop_images,
+        torch.tensor([[0.0, 1.0, 2.0, 9.0, 11.0], [1.0, 0.0, 0.0, 12.0, 12.0]]), size=4,
+        method=method, expect=equals(same_call(crop_images, crop_boxes, size=4, method=method)))
+    add(f"{method}: non-contiguous images", strided(crop_images), crop_boxes, size=4,
+        method=method, expect=equals(same_call(crop_images.clone(), crop_boxes, size=4,
+                                               method=method)))
+
+add = cases_for("regions.count_classes")
+for label, bad in bad_indices(torch.tensor([1, 3, 3]), 10, full=True):
+    add(f"classes {label}", bad, 10, expect=error("classes"))
+add("classes (1, K)", torch.tensor([[1, 3]]), 10, expect=error("classes"))
+for label, bad in bad_ints(1, full=True):
+    add(f"num_classes={label}", torch.tensor([0]), bad, expect=error("num_classes"))
+add("two 3s and a 1", torch.tensor([1, 3, 3]), 5, expect=equals(torch.tensor([0, 1, 0, 2, 0])))
+add("uint8, none", torch.zeros(0, dtype=torch.uint8), 3,
+    expect=equals(torch.zeros(3, dtype=torch.long)))
+
 # ======================================================================= scenes
 
 digits = torch.zeros(6, 28, 28)
@@ -1827,6 +1964,23 @@ add("uint8 labels", digits, digit_labels.to(torch.uint8), 40,
     expect=equals(same_call(digits, digit_labels, 40)))
 add("non-contiguous images", strided(digits), digit_labels, 40,
     expect=equals(same_call(digits, digit_labels, 40)))
+
+add = cases_for("scenes.compose")
+for name, label, bad in [("min_digits", "0", 0), ("min_digits", "4 > max_digits", 4),
+                         ("min_digits", "2.0", 2.0), ("gap", "-1", -1), ("gap", "True", True),
+                         ("digit_size", "7", 7), ("digit_size", "28.0", 28.0),
+                         ("digit_size", "a triple", (8, 12, 16)),
+                         ("digit_size", "None", None), ("size", "below digit_size", 30)]:
+    kwargs = {"size": 40, "digit_size": 36} if label == "below digit_size" else {}
+    kwargs = {**kwargs, name: bad} if name != "size" else {**kwargs, "size": bad}
+    add(f"{name}={label}", digits, digit_labels, **kwargs, expect=error(name))
+add("digit_size=(20, 10)", digits, digit_labels, 40, digit_size=(20, 10),
+    expect=error(says=(r"digit_size\[1\]: expected an int >= 20",)))
+add("digit_size=(7, 10)", digits, digit_labels, 40, digit_size=(7, 10),
+    expect=error(says=(r"digit_size\[0\]: expected an int >= 8",)))
+add("gap with overlap", digits, digit_labels, 40, gap=2, overlap=True, expect=error("gap"))
+add("digit_size a NumPy int", digits, digit_labels, 40, digit_size=np.int64(20),
+    expect=equals(same_call(digits, digit_labels, 40, digit_size=20)))
 
 add = cases_for("scenes.MNISTScenes")
 pool = (digits, digit_labels)

@@ -486,3 +486,147 @@ def test_scenes_with_overlap_put_ink_on_ink_and_the_default_does_not():
     assert hidden(crowded) > 0
     assert sum(map(len, crowded.digits)) > sum(map(len, apart.digits))  # none left out
     assert set(crowded.semantic.unique().tolist()) <= set(range(9))
+
+
+# ------------------------------------------------ scene knobs: min_digits, digit_size, gap
+
+
+def _varied_pool():
+    """12 digits of random ink at random places (a seeded generator: the same every run)."""
+    g = torch.Generator().manual_seed(3)
+    images = torch.zeros(12, 28, 28)
+    for i in range(12):
+        top, left = torch.randint(0, 14, (2,), generator=g).tolist()
+        images[i, top:top + 12, left:left + 10] = torch.rand(12, 10, generator=g)
+    return images, torch.arange(12) % 10
+
+
+def _scenes_digest(dataset):
+    import hashlib
+
+    h = hashlib.sha256()
+    for tensor in (dataset.images, dataset.semantic, dataset.instances):
+        h.update(tensor.contiguous().numpy().tobytes())
+    h.update(repr([[(d.label, d.box) for d in digits] for digits in dataset.digits]).encode())
+    return h.hexdigest()[:16]
+
+
+@pytest.mark.parametrize("kwargs, digest", [
+    # computed with coursekit/scenes.py as committed before the knobs (c14ba8b)
+    ({}, "bbb6cd0a7d7b21b7"),
+    ({"size": 48, "max_digits": 5}, "ff1a40bbd49ba2a1"),
+    ({"overlap": True, "max_digits": 4}, "30e8b8a55184fbfc"),
+])
+def test_default_scenes_are_those_made_before_the_knobs(kwargs, digest):
+    dataset = scenes.MNISTScenes(6, seed=1, digits_pool=_varied_pool(), **kwargs)
+    assert _scenes_digest(dataset) == digest
+
+
+def test_default_mnist_scenes_are_those_made_before_the_knobs():
+    dataset = scenes.MNISTScenes(3, train=False, max_digits=4, seed=0)
+    assert _scenes_digest(dataset) == "0b96054fe2211e41"        # as at c14ba8b
+
+
+def _check_consistent(dataset, low, high):
+    """Ink, semantic, instances and boxes agree; every scene holds low..high digits."""
+    for i in range(len(dataset)):
+        ink = dataset.images[i, 0] > scenes.INK
+        assert torch.equal(ink, dataset.semantic[i] > 0)
+        assert torch.equal(ink, dataset.instances[i] > 0)
+        assert low <= len(dataset.digits[i]) <= high
+        for k, digit in enumerate(dataset.digits[i], start=1):
+            mine = dataset.instances[i] == k
+            assert (dataset.semantic[i][mine] == digit.label + 1).all()
+            rows, cols = mine.nonzero(as_tuple=True)
+            assert digit.box == (int(cols.min()), int(rows.min()), int(cols.max()),
+                                 int(rows.max()))
+
+
+@pytest.mark.parametrize("low, high", [(3, 4), (2, 2), (1, 5)])
+def test_min_digits_is_respected(pool, low, high):
+    dataset = scenes.MNISTScenes(30, size=80, min_digits=low, max_digits=high, seed=0,
+                                 digits_pool=pool)          # room enough: every digit fits
+    _check_consistent(dataset, low, high)
+    counts = {len(digits) for digits in dataset.digits}
+    assert counts == set(range(low, high + 1))              # every count from low to high
+
+
+def test_digit_size_scales_the_ink(pool):
+    # the pool's ink is 12 rows by 8 columns of 28: at side s, about 12 s / 28 by 8 s / 28
+    for side in (14, 42):
+        dataset = scenes.MNISTScenes(8, size=64, digit_size=side, seed=0, digits_pool=pool)
+        _check_consistent(dataset, 1, 3)
+        for digits in dataset.digits:
+            for digit in digits:
+                x1, y1, x2, y2 = digit.box
+                assert abs((y2 - y1 + 1) - 12 * side / 28) <= 1.5
+                assert abs((x2 - x1 + 1) - 8 * side / 28) <= 1.5
+    dataset = scenes.MNISTScenes(20, size=64, digit_size=(10, 40), seed=0, digits_pool=pool)
+    _check_consistent(dataset, 1, 3)
+    heights = {d.box[3] - d.box[1] + 1 for digits in dataset.digits for d in digits}
+    assert min(heights) >= 12 * 10 / 28 - 1.5 and max(heights) <= 12 * 40 / 28 + 1.5
+    assert len(heights) >= 5                                # the sides vary
+    small = scenes.MNISTScenes(4, size=16, digit_size=(8, 16), seed=0, digits_pool=pool)
+    assert small.images.shape == (4, 1, 16, 16)             # a scene as small as its digits
+
+
+def _closest_ink(instances, gap_checked):
+    """Whether any two instances' ink comes within ``gap_checked`` pixels (rows and
+    columns): grow each instance's ink by that many pixels and look for another's ink."""
+    ids = [int(k) for k in instances.unique() if k > 0]
+    for k in ids:
+        mine = (instances == k).float()[None, None]
+        grown = F.max_pool2d(mine, 2 * gap_checked + 1, stride=1, padding=gap_checked)[0, 0]
+        others = (instances > 0) & (instances != k)
+        if (grown.bool() & others).any():
+            return True
+    return False
+
+
+@pytest.mark.parametrize("gap", [1, 3])
+def test_gap_keeps_the_ink_of_digits_apart(gap):
+    images, labels = _varied_pool()
+    dataset = scenes.MNISTScenes(20, size=48, max_digits=5, gap=gap, seed=0,
+                                 digits_pool=(images, labels), digit_size=(16, 28))
+    _check_consistent(dataset, 1, 5)
+    assert sum(len(d) for d in dataset.digits) > 40         # the check has pairs to look at
+    for instances in dataset.instances:
+        assert not _closest_ink(instances, gap)             # gap pixels between the inks
+    # the check has teeth: without the gap, digits touch or come closer in some scenes
+    tight = scenes.MNISTScenes(20, size=48, max_digits=5, seed=0, digits_pool=(images, labels),
+                               digit_size=(16, 28))
+    assert any(_closest_ink(instances, gap) for instances in tight.instances)
+
+
+def test_compose_takes_the_knobs(pool):
+    g = torch.Generator().manual_seed(0)
+    image, semantic, instances, digits = scenes.compose(*pool, size=50, min_digits=2,
+                                                        max_digits=2, digit_size=(10, 20),
+                                                        gap=2, generator=g)
+    assert image.shape == (1, 50, 50) and len(digits) == 2
+    assert not _closest_ink(instances, 2)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"gap": 1, "overlap": True}, ValueError, r"gap: expected 0 with overlap=True \(.*\), got 1"),
+    ({"gap": -1}, ValueError, "gap: expected an int >= 0, got -1"),
+    ({"gap": 1.0}, TypeError, "gap: expected an int >= 0"),
+    ({"min_digits": 0}, ValueError, "min_digits: expected an int >= 1"),
+    ({"min_digits": 4, "max_digits": 3}, ValueError,
+     "min_digits: expected an int >= 1 and <= 3, got 4"),
+    ({"min_digits": "2"}, TypeError, "min_digits: expected an int"),
+    ({"digit_size": 7}, ValueError, "digit_size: expected an int >= 8, got 7"),
+    ({"digit_size": 28.0}, TypeError, "digit_size: expected an int >= 8"),
+    ({"digit_size": (7, 20)}, ValueError, r"digit_size\[0\]: expected an int >= 8, got 7"),
+    ({"digit_size": (20, 10)}, ValueError, r"digit_size\[1\]: expected an int >= 20, got 10"),
+    ({"digit_size": (8, 12, 16)}, ValueError,
+     r"digit_size: expected an int or a \(low, high\) pair"),
+    ({"digit_size": 48, "size": 40}, ValueError, "size: expected an int >= 48, got 40"),
+    ({"digit_size": (10, 41), "size": 40}, ValueError, "size: expected an int >= 41, got 40"),
+])
+def test_scene_knobs_refuse_bad_values(pool, kwargs, error, match):
+    kwargs = {"size": 40, **kwargs}
+    with pytest.raises(error, match=match):
+        scenes.MNISTScenes(2, digits_pool=pool, **kwargs)
+    with pytest.raises(error, match=match):
+        scenes.compose(*pool, **kwargs)

@@ -10,7 +10,9 @@ The modules, in the order a chapter meets them:
 - ``per_image``: per-image matrices and the two meanings of mIoU (data set, per image);
 - ``bootstrap``: confidence intervals over test images, and the paired difference of two
   models;
-- ``cells``: the ISBI 2012 challenge's cell scores (V_Rand, V_Info) of membrane maps.
+- ``cells``: the ISBI 2012 challenge's cell scores (V_Rand, V_Info) of membrane maps;
+- ``multisets``: answers that are counts per class (the digits of a scene): one matrix
+  per scene, exact-match share, pooled precision, recall and F1.
 
 Every name is importable from ``coursekit.metrics`` itself, e.g. ``metrics.mean_iou``.
 """
@@ -31,6 +33,13 @@ from coursekit.metrics.confusion import (
     predicted_classes,
 )
 from coursekit.metrics.curves import best_f1_threshold, precision_recall_curve
+from coursekit.metrics.multisets import (
+    count_confusion,
+    digit_f1,
+    digit_precision,
+    digit_recall,
+    exact_match,
+)
 from coursekit.metrics.per_image import (
     data_set_mean_iou,
     per_image_confusion_matrices,
@@ -55,7 +64,8 @@ from coursekit.metrics.scores import (
 
 __all__ = [
     "ConfusionMatrix", "accuracy", "best_f1_threshold", "bootstrap_interval",
-    "cells_from_membrane_probability", "confusion_matrix", "data_set_mean_iou",
+    "cells_from_membrane_probability", "confusion_matrix", "count_confusion",
+    "data_set_mean_iou", "digit_f1", "digit_precision", "digit_recall", "exact_match",
     "dice_per_class", "evaluate_segmentation", "f1_per_class", "f1_score", "information_scores",
     "iou_per_class", "isbi_scores", "isbi_scores_at_thresholds", "label_cells", "mean_dice",
     "mean_iou", "paired_bootstrap", "per_image_confusion_matrices", "per_image_iou",
