@@ -8,6 +8,7 @@
 - ``Normalize``: per-channel normalisation as a first layer.
 - ``pretrained_resnet18``: torchvision's ImageNet ResNet-18 for transfer learning, or, where
   its weights cannot be downloaded, a clear message and a randomly initialised one.
+- ``pretrained_maskrcnn``: torchvision's COCO Mask R-CNN (chapter 9), the same way.
 
 Every ``forward`` takes ``images: (N, C, H, W)`` of any float dtype (converted to the
 weights' dtype; channels-last memory format too) and returns ``logits: (N, classes)``;
@@ -167,6 +168,43 @@ class ResNet9(nn.Module):
         return self.classifier(self.features(_like_weights(images, self))) * self.scale
 
 
+class CountNet(nn.Module):
+    """How many of each class an image holds, read from the whole image:
+    (N, in_channels, H, W) -> (N, max_count + 1, classes) logits.
+
+    ``logits[n, j, c]`` scores "image n holds j digits of class c", j = 0..max_count.
+    Train it with ``nn.CrossEntropyLoss`` on targets (N, classes) of counts (cross-entropy
+    takes the class dimension second, then any further dimensions); the predicted counts
+    are ``logits.argmax(1)``. ResNet9's layers, ending in a global *average* pool: a count
+    needs how much of a feature there is, which a global max pool (ResNet9's) throws away.
+    Any image of at least 8x8 pixels; max_count, classes, width, in_channels: ints >= 1.
+    """
+
+    def __init__(self, max_count: int = 5, classes: int = 10, width: int = 16,
+                 in_channels: int = 1):
+        super().__init__()
+        self.max_count = check_int(max_count, "max_count", low=1)
+        self.classes = check_int(classes, "classes", low=1)
+        self.in_channels = check_int(in_channels, "in_channels", low=1)
+        w = check_int(width, "width", low=1)
+        self.features = nn.Sequential(
+            conv_bn(self.in_channels, w),
+            conv_bn(w, 2 * w), nn.MaxPool2d(2), Residual(2 * w),
+            conv_bn(2 * w, 4 * w), nn.MaxPool2d(2),
+            conv_bn(4 * w, 8 * w), nn.MaxPool2d(2), Residual(8 * w),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(),        # (N, 8w)
+        )
+        self.classifier = nn.Linear(8 * w, (self.max_count + 1) * self.classes)
+
+    def forward(self, images):
+        check_images(images, self.in_channels, None)
+        if min(images.shape[2:]) < 8:
+            raise ValueError(f"images: expected at least 8x8 pixels (three 2x2 poolings), "
+                             f"got {describe(images)}")
+        logits = self.classifier(self.features(_like_weights(images, self)))
+        return logits.view(len(images), self.max_count + 1, self.classes)
+
+
 class A1Net(nn.Module):
     """Source article A1's MNIST network, fixed: (N, 1, 28, 28) -> (N, 10).
 
@@ -256,3 +294,40 @@ def pretrained_resnet18(classes: int = 10, pretrained: bool = True) -> tuple[nn.
         model = resnet18(weights=None)
     model.fc = nn.Linear(model.fc.in_features, classes)
     return model, loaded
+
+
+def pretrained_maskrcnn(pretrained: bool = True, version: int = 2) -> tuple[nn.Module, bool]:
+    """torchvision's Mask R-CNN (ResNet-50 with FPN), trained on COCO; (model, loaded).
+
+    version: 2 (``maskrcnn_resnet50_fpn_v2``, the improved recipe: COCO val2017 mask AP
+    41.8, box AP 47.4) or 1 (``maskrcnn_resnet50_fpn``, the paper's recipe: 34.6 and
+    37.9, about 2.5 times fewer operations). With ``pretrained`` it loads the COCO
+    weights (about 170 MB, downloaded once, e.g. in Colab; 91 category slots, names in
+    ``weights.meta["categories"]``). Where they cannot be had (offline) it says so and
+    returns the same network randomly initialised with ``loaded = False``: it runs, but
+    finds nothing meaningful. The model is in eval mode. pretrained: True or False.
+    """
+    check_bool(pretrained, "pretrained")
+    if version not in (1, 2) or isinstance(version, bool):
+        raise ValueError(f"version: expected 1 or 2, got {describe(version)}")
+    from torchvision.models import detection
+
+    make, weights = ((detection.maskrcnn_resnet50_fpn_v2,
+                      detection.MaskRCNN_ResNet50_FPN_V2_Weights.COCO_V1) if version == 2
+                     else (detection.maskrcnn_resnet50_fpn,
+                           detection.MaskRCNN_ResNet50_FPN_Weights.COCO_V1))
+    model, loaded = None, False
+    if pretrained:
+        try:
+            model = download_quietly(lambda: make(weights=weights))
+            loaded = True
+        except Exception as error:  # no internet: URLError, socket errors, ...
+            message = (f"Pretrained Mask R-CNN weights are not available here "
+                       f"({type(error).__name__}: {str(error)[:120]}). Continuing WITHOUT "
+                       "them: a randomly initialised Mask R-CNN, which finds nothing "
+                       "meaningful. In Colab (online) the weights download by themselves.")
+            print(textwrap.fill(message, width=88))       # the book's column
+    if model is None:   # no download at all: no backbone weights either
+        model = make(weights=None, weights_backbone=None, num_classes=len(
+            weights.meta["categories"]))
+    return model.eval(), loaded

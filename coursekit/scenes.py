@@ -227,3 +227,20 @@ class MNISTScenes(Dataset):
 
     def __getitem__(self, index):
         return self.images[index], self.semantic[index]
+
+
+def digit_counts(digits_of_scenes, classes: int = 10) -> torch.Tensor:
+    """How many of each digit every scene holds: a list of N lists of ``Digit`` (as
+    ``MNISTScenes.digits``) -> (N, classes) int64."""
+    if not isinstance(digits_of_scenes, (list, tuple)):
+        raise TypeError(f"digits_of_scenes: expected a list of lists of Digit (as "
+                        f"MNISTScenes.digits), got {describe(digits_of_scenes)}")
+    classes = check_int(classes, "classes", low=1)
+    counts = torch.zeros(len(digits_of_scenes), classes, dtype=torch.int64)
+    for i, digits in enumerate(digits_of_scenes):
+        for digit in digits:
+            if not isinstance(digit, Digit):
+                raise TypeError(f"digits_of_scenes[{i}]: expected Digit entries, got "
+                                f"{describe(digit)}")
+            counts[i, digit.label] += 1
+    return counts

@@ -112,3 +112,27 @@ def test_bad_input_gets_a_clear_error():
         metrics.paired_bootstrap(cms, cms[:4], data_set_accuracy)
     with pytest.raises(ValueError, match="cms_b: expected the same images as cms_a"):
         metrics.paired_bootstrap(cms, images(5, 10, seed=1) * 2, data_set_accuracy)
+
+
+def test_paired_bootstrap_of_count_matrices_reads_truth_below_row_0():
+    """count_confusion's row 0 holds each reader's own false positives: the truth is in
+    rows 1.. only, which truth_from=1 says; without it the readers look like different
+    images."""
+    from coursekit.metrics import count_confusion, exact_match
+
+    g = torch.Generator().manual_seed(0)
+    truth = torch.randint(0, 3, (40, 10), generator=g)
+    right = truth.clone()
+    wrong = truth.clone()
+    wrong[::2, 0] += 1                                   # a false 0 in every other scene
+    cms_a, cms_b = count_confusion(right, truth), count_confusion(wrong, truth)
+    with pytest.raises(ValueError, match="different truths"):
+        metrics.paired_bootstrap(cms_a, cms_b, exact_match)
+    diff = metrics.paired_bootstrap(cms_a, cms_b, exact_match, truth_from=1)
+    assert diff["difference"] == pytest.approx(0.5)
+    assert 0.3 < diff["low"] <= 0.5 <= diff["high"] < 0.7
+    other = count_confusion(right, truth.flip(0))
+    with pytest.raises(ValueError, match="different truths"):
+        metrics.paired_bootstrap(cms_a, other, exact_match, truth_from=1)
+    with pytest.raises(ValueError, match="truth_from: expected an int >= 0 and <= 10"):
+        metrics.paired_bootstrap(cms_a, cms_b, exact_match, truth_from=11)

@@ -112,12 +112,15 @@ def bootstrap_interval(cms: torch.Tensor, score, n_resamples: int = 1000,
 
 
 def paired_bootstrap(cms_a: torch.Tensor, cms_b: torch.Tensor, score, n_resamples: int = 1000,
-                     confidence: float = 0.95, seed: int = 0) -> dict:
+                     confidence: float = 0.95, seed: int = 0, truth_from: int = 0) -> dict:
     """A paired percentile bootstrap of score(model a) - score(model b) on the same images.
 
     cms_a, cms_b: (N, C, C) per-image confusion matrices of two models on the same N
     images, in the same order (the truth of image i is the same in both: its rows sum to
     the same counts). score, n_resamples, confidence, seed: as for ``bootstrap_interval``.
+    truth_from: an int >= 0, the first row that holds truth (0: every row); 1 for
+    ``multisets.count_confusion``'s matrices, whose row 0 ("nothing") holds each model's
+    own false positives.
 
     Returns a dict: ``difference`` (score(a) - score(b) on all images), ``low`` and
     ``high`` (its interval), ``a_better`` (the share of resamples in which a scored
@@ -129,7 +132,8 @@ def paired_bootstrap(cms_a: torch.Tensor, cms_b: torch.Tensor, score, n_resample
     if cms_a.shape != cms_b.shape:
         raise ValueError(f"cms_b: expected the shape of cms_a {tuple(cms_a.shape)} (the "
                          f"same images, the same classes), got {tuple(cms_b.shape)}")
-    if not torch.equal(cms_a.sum(2), cms_b.sum(2)):
+    truth_from = check_int(truth_from, "truth_from", low=0, high=cms_a.shape[1] - 1)
+    if not torch.equal(cms_a[:, truth_from:].sum(2), cms_b[:, truth_from:].sum(2)):
         raise ValueError("cms_b: expected the same images as cms_a (each image's true "
                          "counts, the row sums, must match), got different truths")
     score = _check_score(score)
