@@ -79,6 +79,13 @@ PLANTED_BUGS = {
         "    pass  # planted bug: the warm-up is forgotten\n",
         "warmup calls, then repeats timed calls",
     ),
+    "09-regions": (
+        "q1",
+        "                for dr in (-1, 0, 1):\n                    for dc in (-1, 0, 1):\n",
+        "                for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1)):  # planted bug: "
+        "4-connected\n                    if True:\n",
+        "touch only at a corner belong to one region",
+    ),
 }
 
 COPIES = {
@@ -95,6 +102,13 @@ COPIES = {
         ("    # BEGIN SOLUTION\n",
          "    # BEGIN SOLUTION\n    from coursekit import metrics\n"
          "    return metrics.mean_iou(cm)\n"),
+    ]),
+    "09-regions": ("q1", [
+        ("def label_regions(",
+         "from coursekit.regions import label_regions as reference\n\n\n"
+         "def label_regions("),
+        ("    foreground = mask.bool().tolist()\n",
+         "    return reference(mask)[0]\n    foreground = mask.bool().tolist()\n"),
     ]),
 }
 
@@ -530,3 +544,22 @@ def test_computed_by_hand_catches_a_renamed_import_and_lets_own_work_pass():
     with computed_by_hand():                              # plain torch is the student's own
         value = 1 - (2 * torch.sigmoid(logits).sum()) / (torch.sigmoid(logits).sum() + 16)
     assert 0 < value.item() < 1
+
+
+def test_computed_by_hand_catches_compiled_functions_by_their_module():
+    """cv2.connectedComponents is compiled: no Python frame, so it is known by its module
+    (``math`` stands in for it here, in this process and in a submission's worker)."""
+    import math
+
+    from coursekit.grading import computed_by_hand, worker
+
+    with pytest.raises(AssertionError, match="your answer calls sqrt from math"):
+        with computed_by_hand(off_limits=("math/",)):
+            math.sqrt(2.0)
+    with computed_by_hand(off_limits=("math/",)):
+        [1, 2].append(3)                                  # builtins of no module pass
+        sum(range(3))
+    seen = []
+    with worker._watching(("math/",), seen):
+        math.floor(2.5)
+    assert seen == ["floor from math"]

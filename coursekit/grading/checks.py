@@ -174,7 +174,8 @@ student's own computation (``computed_by_hand``)."""
 @contextlib.contextmanager
 def computed_by_hand(off_limits=OWN_IMPLEMENTATIONS):
     """Within this block, watch every Python call; when it ends, fail the check if the
-    student's answer called a function whose file lies under one of ``off_limits``.
+    student's answer called a function whose file lies under one of ``off_limits`` (or a
+    compiled function of a module named so, e.g. "cv2/" for ``cv2.connectedComponents``).
 
     Unlike ``forbidden``, this also catches an implementation imported under another
     name before the test ran (``from coursekit.losses import soft_dice_loss as mine``).
@@ -196,6 +197,10 @@ def computed_by_hand(off_limits=OWN_IMPLEMENTATIONS):
             path = frame.f_code.co_filename.replace("\\", "/")
             calls.extend(f"{frame.f_code.co_name} from {part.rstrip('/')}"
                          for part in off_limits if part in path)
+        elif event == "c_call":        # a compiled function (cv2's): by its module's name
+            path = str(getattr(arg, "__module__", None) or "").replace(".", "/") + "/"
+            calls.extend(f"{getattr(arg, '__name__', '?')} from {part.rstrip('/')}"
+                         for part in off_limits if path.startswith(part))
 
     profiler = sys.getprofile()
     sys.setprofile(notice)

@@ -84,6 +84,10 @@ SAME_AS = {
     "soft_dice_loss_ignore": ("soft_dice_loss",),
     "precision_recall_f1": ("precision_per_class", "recall_per_class", "f1_per_class",
                             "precision", "recall", "f1_score"),
+    "classify_regions": ("majority_classes",),
+    "count_digits": ("count_classes", "digit_counts"),
+    "score_scene": ("count_confusion",),
+    "f1": ("digit_f1",),
 }
 """coursekit's implementations of an answer under another name than the answer's own
 (those of the same name are found without this table): tripwires while it is tested."""

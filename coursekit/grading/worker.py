@@ -326,7 +326,8 @@ def _forbidden(names):
 
 @contextlib.contextmanager
 def _watching(off_limits, seen):
-    """Watch every Python call; note those into files under ``off_limits``."""
+    """Watch every Python call; note those into files under ``off_limits`` (and compiled
+    functions of modules named so, as ``checks.computed_by_hand``)."""
     if not off_limits:
         yield
         return
@@ -336,6 +337,10 @@ def _watching(off_limits, seen):
             path = frame.f_code.co_filename.replace("\\", "/")
             seen.extend(f"{frame.f_code.co_name} from {part.rstrip('/')}"
                         for part in off_limits if part in path)
+        elif event == "c_call":        # a compiled function (cv2's): by its module's name
+            path = str(getattr(arg, "__module__", None) or "").replace(".", "/") + "/"
+            seen.extend(f"{getattr(arg, '__name__', '?')} from {part.rstrip('/')}"
+                        for part in off_limits if path.startswith(part))
 
     previous = sys.getprofile()
     sys.setprofile(notice)
