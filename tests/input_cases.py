@@ -48,7 +48,8 @@ import torch.nn.functional as F
 from torch import nn
 
 MODULES = ("conv", "course", "data", "device_loader", "fcn", "joint_transforms", "losses",
-           "membranes", "metrics", "models", "pets", "profiling", "regions", "scenes", "setup",
+           "instances", "membranes", "metrics", "models", "pets", "profiling", "regions", "scenes",
+           "setup",
            "train",
            "unet",
            "viz", "widgets", "prediction_browser", "grading")
@@ -1802,6 +1803,98 @@ for label, bad in bad_flags():
     add(f"pretrained={label}", 3, pretrained=bad, expect=error("pretrained"))
 add("classes a NumPy int, not pretrained", np.int64(3), pretrained=False,
     expect=equals((3, False), post=lambda result: (result[0].fc.out_features, result[1])))
+
+add = cases_for("models.pretrained_maskrcnn")  # bad arguments only: refused before building
+for label, bad in bad_flags():
+    add(f"pretrained={label}", pretrained=bad, expect=error("pretrained"))
+for label, bad in [("3", 3), ("True", True), ("'2'", "2")]:
+    add(f"version={label}", pretrained=False, version=bad, expect=error("version"))
+
+# ==================================================================== instances
+
+ids_map = torch.zeros(6, 6, dtype=torch.int64)
+ids_map[1:3, 1:3], ids_map[3:5, 3:6] = 1, 2
+sem_map = torch.where(ids_map > 0, 4, 0)
+add = cases_for("instances.scene_targets")
+for label, bad in [("float", ids_map.float()), ("3-D", ids_map[None]), ("None", None),
+                   ("a negative id", with_value(ids_map, -1))]:
+    add(f"instances {label}", bad, sem_map, expect=error("instances"))
+for label, bad in [("5x6", sem_map[:5]), ("class 11", with_value(sem_map, 11)),
+                   ("background under an instance", with_value(sem_map, 0, 7))]:
+    add(f"semantic {label}", ids_map, bad, expect=error("semantic"))
+add("two instances of one class", ids_map, sem_map, expect=equals(
+    [[1.0, 1, 3, 3], [3, 3, 6, 5]], post=lambda targets: targets["boxes"].tolist()))
+add("int32 maps", ids_map.int(), sem_map.int(), expect=equals(
+    same_call(ids_map, sem_map), post=lambda targets: targets["masks"]))
+
+add = cases_for("instances.InstanceScenes")
+for label, bad in [("None", None), ("a tensor", rand(2, 1, 8, 8))]:
+    add(f"scenes {label}", bad, expect=error("scenes"))
+
+add = cases_for("instances.collate")
+add("batch a tensor", rand(2, 3), expect=error("batch"))
+add("two pairs", [(1, "a"), (2, "b")], expect=equals(([1, 2], ["a", "b"])))
+
+add = cases_for("instances.tiny_maskrcnn")
+for label, bad in pick(bad_ints(2), "True", "1"):
+    add(f"num_classes={label}", num_classes=bad, expect=error("num_classes"))
+for label, bad in pick(bad_ints(1), "2.0", "0"):
+    add(f"width={label}", width=bad, expect=error("width"))
+add("size=8", size=8, expect=error("size"))
+for label, bad in [("an int", 16), ("empty", ()), ("a 0", (16, 0))]:
+    add(f"anchor_sizes {label}", anchor_sizes=bad, expect=error("anchor_sizes"))
+add("NumPy ints", num_classes=np.int64(3), width=np.int64(2),
+    expect=equals(same_call(num_classes=3, width=2), post=param_shapes))
+
+add = cases_for("instances.train_detector")
+for label, bad in [("None", None), ("empty", [])]:
+    add(f"dataset {label}", Fresh(lambda: nn.Conv2d(1, 1, 1)), bad, 1,
+        expect=error("dataset"))
+add("model None", None, [(rand(1, 8, 8), {})], 1, expect=error("model"))
+for name, bad in [("steps", 0), ("batch_size", 1.5), ("lr", 0.0), ("seed", -1),
+                  ("progress", "no")]:
+    arguments = {"steps": 1, name: bad}
+    add(f"{name}={bad!r}", Fresh(lambda: nn.Conv2d(1, 1, 1)), [(rand(1, 8, 8), {})],
+        **arguments, expect=error(name))
+
+detections = [{"boxes": torch.tensor([[0.0, 0, 4, 4], [1, 0, 4, 4]]),
+               "scores": torch.tensor([0.6, 0.9]), "labels": torch.tensor([2, 5]),
+               "masks": torch.zeros(2, 1, 6, 6)}]
+add = cases_for("instances.one_class_per_place")
+add("detections a dict", detections[0], expect=error("detections"))
+add("no scores", [{"boxes": torch.zeros(1, 4)}], expect=error("detections"))
+add("boxes (1, 3)", [{"boxes": torch.zeros(1, 3), "scores": torch.ones(1)}],
+    expect=error("detections"))
+for label, bad in bad_numbers(low=0, high=1):
+    add(f"iou_threshold={label}", detections, iou_threshold=bad,
+        expect=error("iou_threshold"))
+add("two readings of one place", detections,
+    expect=equals([5], post=lambda kept: kept[0]["labels"].tolist()))
+
+add = cases_for("instances.digit_counts")
+add("detections a dict", detections[0], expect=error("detections"))
+add("labels float", [{"labels": torch.tensor([1.0])}], expect=error("detections"))
+add("label 11", [{"labels": torch.tensor([11])}], expect=error("detections"))
+for label, bad in bad_numbers(low=0, high=1):
+    add(f"score_threshold={label}", detections, score_threshold=bad,
+        expect=error("score_threshold"))
+add("num_classes=0", detections, num_classes=0, expect=error("num_classes"))
+add("threshold 0.7", detections, score_threshold=0.7,
+    expect=equals(torch.tensor([[0, 0, 0, 0, 1, 0, 0, 0, 0, 0]])))
+
+add = cases_for("instances.draw_instances")
+for label, bad in pick(bad_images(rand(1, 6, 6), batched=False), "uint8 0..255") + [
+        ("2 channels", rand(2, 6, 6))]:
+    add(f"image {label}", bad, detections[0], expect=error("image"))
+add("detections a list", rand(1, 6, 6), detections, expect=error("detections"))
+add("image 8x8 for 6x6 masks", rand(1, 8, 8), detections[0], expect=error("detections"))
+add("score_threshold=2", rand(1, 6, 6), detections[0], score_threshold=2,
+    expect=error("score_threshold"))
+add("scale=0", rand(1, 6, 6), detections[0], scale=0, expect=error("scale"))
+add("two names for label 5", rand(1, 6, 6), detections[0], class_names=("a", "b"),
+    expect=error("class_names"))
+add("scale 2", rand(1, 6, 6), detections[0], scale=2,
+    expect=equals((3, 12, 12), post=lambda picture: tuple(picture.shape)))
 
 # ========================================================================= pets
 
