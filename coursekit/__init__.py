@@ -16,14 +16,16 @@ module                 chapters  what it holds
                                  book)
 ``viz``                1-5, 7    image grids, feature maps, masks and overlays, curves,
                                  confusion matrices
-``models``             3, 8      the chapter 3 CNNs and the residual network
+``models``             3, 8, 9   the chapter 3 CNNs, the residual network, and the
+                                 whole-image digit counter
 ``device_loader``      3, 8      a loader that keeps a small data set on the GPU
 ``train``              2-8       the training and evaluation loops
 ``fcn``                4, 5, 7, 8 FCN-32s/16s/8s, bilinear upsampling, skip fusion
-``scenes``             4-7       MNIST scenes: digits on a canvas, labelled per pixel
+``scenes``             4-7, 9    MNIST scenes: digits on a canvas, labelled per pixel
 ``losses``             4-7       cross-entropy, BCE, soft Dice, Jaccard, focal, ...
-``metrics``            4-7       one confusion matrix and every score read from it;
-                                 ``metrics.cells``: ISBI 2012's V_Rand and V_Info
+``metrics``            4-7, 9    one confusion matrix and every score read from it;
+                                 ``metrics.cells``: ISBI 2012's V_Rand and V_Info;
+                                 ``metrics.multisets``: scoring the digits of a scene
 ``unet``               5-8       U-Net
 ``joint_transforms``   5         crops, flips, turns and warps of image and mask
                                  together
@@ -33,7 +35,9 @@ module                 chapters  what it holds
 ``prediction_browser`` 4, 5      step through predictions, epoch by epoch
 ``profiling``          3, 5, 8   the one timer (warm-up, synchronised, median), latency
                                  and throughput, parameters, FLOPs, speed-ups
-``grading``            2-8       the exercises' checks and the instructors' grading
+``regions``            9         regions of a mask, their boxes, votes and RoI crops
+``instances``          9         MNIST-scene instances for Mask R-CNN, a small one
+``grading``            2-9       the exercises' checks and the instructors' grading
 =====================  ========  =====================================================
 
 Every public function is right on what it accepts and refuses the rest with a

@@ -1796,6 +1796,25 @@ for name, options, shape, wrong_shapes in classifiers:
     if name in ("MnistCNN", "ResNet9"):
         add("channels_last images", channels_last(xs), expect=equals(same_call(xs)))
 
+add = cases_for("models.CountNet")
+for arg in ("max_count", "classes", "width", "in_channels"):
+    for label, bad in pick(bad_ints(1), "2.0", "0"):
+        add(f"{arg}={label}", **{arg: bad, "width": 2} if arg != "width" else {arg: bad},
+            expect=error(arg))
+add("max_count a NumPy int", max_count=np.int64(3), width=2,
+    expect=equals(same_call(max_count=3, width=2), post=param_shapes))
+add = cases_for("models.CountNet.forward", obj=Call("models.CountNet", max_count=3, width=2)
+                .then(eval_mode))
+xs = rand(2, 1, 16, 16)
+for label, bad in bad_images(xs):
+    add(f"images {label}", bad, expect=error("images"))
+for label, wrong in [("3 channels", (2, 3, 16, 16)), ("4x4, too small", (2, 1, 4, 4))]:
+    add(f"images {label}", rand(*wrong), expect=error("images"))
+add("non-contiguous images", strided(xs), expect=equals(same_call(xs)))
+add("channels_last images", channels_last(xs), expect=equals(same_call(xs)))
+add("(N, max_count + 1, classes) logits", xs,
+    expect=equals((2, 4, 10), post=lambda logits: tuple(logits.shape)))
+
 add = cases_for("models.pretrained_resnet18")
 for label, bad in pick(bad_ints(1), "2.0", "0"):
     add(f"classes={label}", bad, pretrained=False, expect=error("classes"))
@@ -2098,6 +2117,20 @@ add("count a NumPy int", np.int64(2), size=40, digits_pool=pool,
     expect=equals(same_call(2, size=40, digits_pool=pool), post=scenes_made))
 add("uint8 labels in the pool", 2, size=40, digits_pool=(digits, digit_labels.to(torch.uint8)),
     expect=equals(same_call(2, size=40, digits_pool=pool), post=scenes_made))
+
+add = cases_for("scenes.digit_counts")
+from coursekit.scenes import Digit  # noqa: E402  (a record, to build the input)
+
+two_scenes = [[Digit(3, 0, 0, (1, 1, 5, 5)), Digit(3, 9, 9, (9, 9, 12, 12)),
+               Digit(7, 20, 20, (20, 20, 30, 30))], []]
+add("two 3s and a 7, then nothing", two_scenes, expect=equals(
+    [[0, 0, 0, 2, 0, 0, 0, 1, 0, 0], [0] * 10], post=lambda counts: counts.tolist()))
+add("no scene", [], expect=equals((0, 10), post=lambda counts: tuple(counts.shape)))
+for label, bad in [("a tensor", torch.zeros(2, 10)), ("None", None)]:
+    add(f"digits_of_scenes {label}", bad, expect=error("digits_of_scenes"))
+add("a scene of ints", [[3, 7]], expect=error("digits_of_scenes"))
+for label, bad in pick(bad_ints(1), "2.0", "0"):
+    add(f"classes={label}", two_scenes, classes=bad, expect=error("classes"))
 
 cases_for("scenes.Digit")("a record", 3, 1, 2, (10, 11, 20, 21),
                           expect=equals(3, post=lambda digit: digit.label))
