@@ -172,6 +172,38 @@ student's own computation (``computed_by_hand``)."""
 
 
 @contextlib.contextmanager
+def watching(off_limits, seen):
+    """Watch every Python call in this block; append to the list ``seen`` each call of a
+    function whose file lies under one of ``off_limits`` (and of a compiled function of a
+    module named so: "cv2/" for ``cv2.connectedComponents``), as "name from place". Code
+    that switches the watch off (``sys.setprofile``) is noted too. Used here by
+    ``computed_by_hand`` and, under the grader, in the submission's process (``worker``).
+    """
+    if not off_limits:
+        yield
+        return
+
+    def notice(frame, event, arg):
+        if event == "call":
+            path = frame.f_code.co_filename.replace("\\", "/")
+            seen.extend(f"{frame.f_code.co_name} from {part.rstrip('/')}"
+                        for part in off_limits if part in path)
+        elif event == "c_call":        # a compiled function (cv2's): by its module's name
+            path = str(getattr(arg, "__module__", None) or "").replace(".", "/") + "/"
+            seen.extend(f"{getattr(arg, '__name__', '?')} from {part.rstrip('/')}"
+                        for part in off_limits if path.startswith(part))
+
+    previous = sys.getprofile()
+    sys.setprofile(notice)
+    try:
+        yield
+    finally:
+        if sys.getprofile() is not notice:  # the answer switched the watch off
+            seen.append("sys.setprofile (it switched off the grader's watch)")
+        sys.setprofile(previous)
+
+
+@contextlib.contextmanager
 def computed_by_hand(off_limits=OWN_IMPLEMENTATIONS):
     """Within this block, watch every Python call; when it ends, fail the check if the
     student's answer called a function whose file lies under one of ``off_limits`` (or a
@@ -191,23 +223,8 @@ def computed_by_hand(off_limits=OWN_IMPLEMENTATIONS):
                   "write it yourself, with torch")
         return
     calls = []
-
-    def notice(frame, event, arg):
-        if event == "call":
-            path = frame.f_code.co_filename.replace("\\", "/")
-            calls.extend(f"{frame.f_code.co_name} from {part.rstrip('/')}"
-                         for part in off_limits if part in path)
-        elif event == "c_call":        # a compiled function (cv2's): by its module's name
-            path = str(getattr(arg, "__module__", None) or "").replace(".", "/") + "/"
-            calls.extend(f"{getattr(arg, '__name__', '?')} from {part.rstrip('/')}"
-                         for part in off_limits if path.startswith(part))
-
-    profiler = sys.getprofile()
-    sys.setprofile(notice)
-    try:
+    with watching(off_limits, calls):
         yield
-    finally:
-        sys.setprofile(profiler)
     if calls:
         _fail(f"your answer calls {calls[0]}: this question asks you to compute it yourself",
               "write it yourself, with torch")

@@ -324,32 +324,12 @@ def _forbidden(names):
         yield
 
 
-@contextlib.contextmanager
 def _watching(off_limits, seen):
-    """Watch every Python call; note those into files under ``off_limits`` (and compiled
-    functions of modules named so, as ``checks.computed_by_hand``)."""
-    if not off_limits:
-        yield
-        return
+    """``checks.watching``: the same watch as ``checks.computed_by_hand``, here around each
+    call of the answer."""
+    from coursekit.grading.checks import watching
 
-    def notice(frame, event, arg):
-        if event == "call":
-            path = frame.f_code.co_filename.replace("\\", "/")
-            seen.extend(f"{frame.f_code.co_name} from {part.rstrip('/')}"
-                        for part in off_limits if part in path)
-        elif event == "c_call":        # a compiled function (cv2's): by its module's name
-            path = str(getattr(arg, "__module__", None) or "").replace(".", "/") + "/"
-            seen.extend(f"{getattr(arg, '__name__', '?')} from {part.rstrip('/')}"
-                        for part in off_limits if path.startswith(part))
-
-    previous = sys.getprofile()
-    sys.setprofile(notice)
-    try:
-        yield
-    finally:
-        if sys.getprofile() is not notice:  # the answer switched the watch off
-            seen.append("sys.setprofile (it switched off the grader's watch)")
-        sys.setprofile(previous)
+    return watching(off_limits, seen)
 
 
 # ------------------------------------------------------------------------------ main
