@@ -8,7 +8,8 @@ that rounds to it at the figure's precision (``91.99%`` matches ``0.91987`` and 
 ``41 s`` matches ``40.6``; ``3.2 ms`` matches ``0.0032`` s). Plain small integers are not
 checked: in this book they are sizes and settings ("25 slices", "3 epochs"), not results.
 
-Works for every chapter, including ones added later: it reads ``book/NN-*.ipynb``. A
+Works for every chapter, including ones added later: it reads ``book/NN-*.ipynb``; the
+second part of a chapter in two (``09b``) may also quote the outputs of its first. A
 figure that is not a measurement (a target, a size from a paper, a download size) goes in
 ``NOT_MEASURED`` with the reason.
 """
@@ -133,10 +134,22 @@ def figures(text: str) -> list[str]:
     return [re.sub(r"\s+", " ", m.group(1)) for m in FIGURE.finditer(text)]
 
 
+def earlier_parts(path: Path) -> list[Path]:
+    """The parts of the same chapter before this one: for 09b, 09a (a chapter in two
+    notebooks is one chapter, and its second part may discuss what the first measured)."""
+    chapter, part = path.stem[:2], path.stem[2:3]
+    if not part.isalpha():
+        return []
+    return [other for other in CHAPTERS if other.stem[:2] == chapter
+            and other.stem[2:3].isalpha() and other.stem[2:3] < part]
+
+
 def unmatched(path: Path) -> list[str]:
     notebook = nbformat.read(path, as_version=4)
     text = prose(notebook)
     numbers = output_numbers(notebook)
+    for part in earlier_parts(path):               # 09b may quote what 09a measured
+        numbers += output_numbers(nbformat.read(part, as_version=4))
     markdown = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
     for name in sorted(set(RESULT_FILE.findall(markdown))):
         assert (ROOT / name).is_file(), f"{path.name} names {name}, which does not exist"
