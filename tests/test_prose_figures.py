@@ -47,6 +47,13 @@ NOT_MEASURED = {
         "800 MB": "the size of torchvision's Oxford-IIIT Pet download, not measured here",
         "0.2": "a bound on the differences between rows of the recipe table, read from it",
     },
+    "09b-instances-and-next": {
+        "2,913": "Pascal VOC 2012's images with masks, as published",
+        "118,000": "COCO 2017's training images (about), as published",
+        "5,000": "COCO 2017's validation images and Cityscapes' finely labelled images, "
+                 "as published",
+        "20,000": "Cityscapes' coarsely labelled images, as published",
+    },
 }
 
 NOT_YET = {
@@ -66,7 +73,8 @@ FIGURE = re.compile(
     r"|\d+\.\d+x\b"                             # 6.7x
     r"|\d+\.\d+"                                # 0.950
     r")(?![\w.]*\d)")
-NUMBER = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?(?:[eE][-+]?\d+)?")
+NUMBER = re.compile(r"(?:(?<![\d.])-)?\d+(?:,\d{3})*(?:\.\d+)?(?:[eE][-+]?\d+)?")
+"""A number of the outputs; a minus right after a digit is a range ("0.80-0.85"), not a sign."""
 RESULT_FILE = re.compile(r"benchmarks/results/[\w.-]+\.json")
 
 
@@ -180,6 +188,7 @@ def test_the_matcher():
     assert figures("reached 99.31% in 41 s; 4,000 scenes; 0.950; 6.7x; 28x28 and 3 epochs") \
         == ["99.31%", "41 s", "4,000", "0.950", "6.7x"]
     assert matches("91.99%", [0.91987]) and matches("91.99%", [91.99])
+    assert NUMBER.findall("interval 0.800-0.845, shift -2.5") == ["0.800", "0.845", "-2.5"]
     assert not matches("91.99%", [0.9187])
     assert matches("41 s", [40.6]) and not matches("41 s", [39.4])
     assert matches("3.2 ms", [0.00321]) and matches("4,000", [4000.0])
