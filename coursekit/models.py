@@ -267,6 +267,23 @@ def download_quietly(make):
         return make()
 
 
+def _pretrained_or_random(name: str, make_pretrained, make_random, pretrained: bool,
+                         caveat: str = "") -> tuple[nn.Module, bool]:
+    """(model, loaded): ``make_pretrained()`` (downloading its weights, quietly) when
+    ``pretrained`` and the weights can be had, else ``make_random()``, after a message
+    that says why and that the notebook goes on without them (offline, no internet)."""
+    if pretrained:
+        try:
+            return download_quietly(make_pretrained), True
+        except Exception as error:  # no internet: URLError, socket errors, ...
+            message = (f"Pretrained {name} weights are not available here "
+                       f"({type(error).__name__}: {str(error)[:120]}). Continuing WITHOUT "
+                       f"them: a randomly initialised {name}{', ' + caveat if caveat else ''}"
+                       ". In Colab (online) the weights download by themselves.")
+            print(textwrap.fill(message, width=88))       # the book's column
+    return make_random(), False
+
+
 def pretrained_resnet18(classes: int = 10, pretrained: bool = True) -> tuple[nn.Module, bool]:
     """torchvision's ResNet-18 with a new ``classes``-way last layer; (model, loaded).
 
@@ -279,19 +296,9 @@ def pretrained_resnet18(classes: int = 10, pretrained: bool = True) -> tuple[nn.
     check_bool(pretrained, "pretrained")
     from torchvision.models import ResNet18_Weights, resnet18
 
-    model, loaded = None, False
-    if pretrained:
-        try:
-            model = download_quietly(lambda: resnet18(weights=ResNet18_Weights.IMAGENET1K_V1))
-            loaded = True
-        except Exception as error:  # no internet: URLError, socket errors, ...
-            message = (f"Pretrained ResNet-18 weights are not available here "
-                       f"({type(error).__name__}: {str(error)[:120]}). Continuing WITHOUT "
-                       "them: a randomly initialised ResNet-18. In Colab (online) the "
-                       "weights download by themselves.")
-            print(textwrap.fill(message, width=88))       # the book's column
-    if model is None:
-        model = resnet18(weights=None)
+    model, loaded = _pretrained_or_random(
+        "ResNet-18", lambda: resnet18(weights=ResNet18_Weights.IMAGENET1K_V1),
+        lambda: resnet18(weights=None), pretrained)
     model.fc = nn.Linear(model.fc.in_features, classes)
     return model, loaded
 
@@ -316,18 +323,9 @@ def pretrained_maskrcnn(pretrained: bool = True, version: int = 2) -> tuple[nn.M
                       detection.MaskRCNN_ResNet50_FPN_V2_Weights.COCO_V1) if version == 2
                      else (detection.maskrcnn_resnet50_fpn,
                            detection.MaskRCNN_ResNet50_FPN_Weights.COCO_V1))
-    model, loaded = None, False
-    if pretrained:
-        try:
-            model = download_quietly(lambda: make(weights=weights))
-            loaded = True
-        except Exception as error:  # no internet: URLError, socket errors, ...
-            message = (f"Pretrained Mask R-CNN weights are not available here "
-                       f"({type(error).__name__}: {str(error)[:120]}). Continuing WITHOUT "
-                       "them: a randomly initialised Mask R-CNN, which finds nothing "
-                       "meaningful. In Colab (online) the weights download by themselves.")
-            print(textwrap.fill(message, width=88))       # the book's column
-    if model is None:   # no download at all: no backbone weights either
-        model = make(weights=None, weights_backbone=None, num_classes=len(
-            weights.meta["categories"]))
+    model, loaded = _pretrained_or_random(   # random: no backbone weights either
+        "Mask R-CNN", lambda: make(weights=weights),
+        lambda: make(weights=None, weights_backbone=None,
+                     num_classes=len(weights.meta["categories"])),
+        pretrained, "which finds nothing meaningful")
     return model.eval(), loaded

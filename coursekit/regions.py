@@ -133,15 +133,19 @@ def majority_classes(classes: torch.Tensor, labels: torch.Tensor,
     return votes.argmax(1)                     # argmax returns the first of equal counts
 
 
-def _check_boxes(boxes, name: str = "boxes") -> torch.Tensor:
-    check_tensor(boxes, name, ndim=2, dims="(K, 4)")
+def _check_boxes(boxes, name: str = "boxes", columns: int = 4,
+                 wanted: str = "(K, 4) boxes (x1, y1, x2, y2)") -> torch.Tensor:
+    """Float boxes (K, columns) whose last four columns are (x1, y1, x2, y2), each box
+    not empty."""
+    check_tensor(boxes, name, ndim=2, dims=f"(K, {columns})")
     if not boxes.is_floating_point():
-        raise TypeError(f"{name}: expected a float tensor (K, 4) of boxes, got "
+        raise TypeError(f"{name}: expected a float tensor (K, {columns}) of boxes, got "
                         f"{describe(boxes)}; convert it with .float()")
-    if boxes.shape[1] != 4:
-        raise ValueError(f"{name}: expected (K, 4) boxes (x1, y1, x2, y2), got "
-                         f"{describe(boxes)}")
-    if len(boxes) and ((boxes[:, 2] <= boxes[:, 0]) | (boxes[:, 3] <= boxes[:, 1])).any():
+    if boxes.shape[1] != columns:
+        raise ValueError(f"{name}: expected {wanted}, got {describe(boxes)}")
+    corners = boxes[:, -4:]
+    if len(boxes) and ((corners[:, 2] <= corners[:, 0])
+                       | (corners[:, 3] <= corners[:, 1])).any():
         raise ValueError(f"{name}: expected x2 > x1 and y2 > y1 in every box (pixel edges, "
                          f"as from region_boxes), got an empty box")
     return boxes
@@ -188,14 +192,8 @@ def crop_regions(images: torch.Tensor, boxes, size: int = 28, method: str = "ali
             _check_boxes(image_boxes, f"boxes[{i}]")
         boxes = [b.to(images.device, images.dtype) for b in boxes]
     else:
-        check_tensor(boxes, "boxes", ndim=2, dims="(K, 5)")
-        if not boxes.is_floating_point():
-            raise TypeError(f"boxes: expected a float tensor (K, 5) of boxes, got "
-                            f"{describe(boxes)}; convert it with .float()")
-        if boxes.shape[1] != 5:
-            raise ValueError(f"boxes: expected a list of (K_i, 4) tensors or one (K, 5) "
-                             f"tensor, got {describe(boxes)}")
-        _check_boxes(boxes[:, 1:], "boxes[:, 1:]")
+        _check_boxes(boxes, "boxes", columns=5,
+                     wanted="a list of (K_i, 4) tensors or one (K, 5) tensor")
         boxes = boxes.to(images.device, images.dtype)
     if method == "align":
         return ops.roi_align(images, boxes, size, spatial_scale, sampling_ratio,

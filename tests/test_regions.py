@@ -353,7 +353,7 @@ def test_crop_regions_bad_inputs(images):
         regions.crop_regions(images, [torch.tensor([[9.0, 2.0, 1.0, 11.0]]), boxes[1]])
     with pytest.raises(ValueError, match=r"boxes: expected a list of \(K_i, 4\) tensors or"):
         regions.crop_regions(images, torch.zeros(1, 4))
-    with pytest.raises(ValueError, match=r"boxes\[:, 1:\]: expected x2 > x1"):
+    with pytest.raises(ValueError, match=r"boxes: expected x2 > x1"):
         regions.crop_regions(images, torch.tensor([[0.0, 5.0, 1.0, 5.0, 2.0]]))
     with pytest.raises(TypeError, match="boxes: expected a tensor"):
         regions.crop_regions(images, "boxes")
