@@ -36,7 +36,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 MODELS = {
     # name: (make, one image's shape, batch sizes for latency/throughput, timing batch)
     "MnistCNN (ch. 3)": (lambda: models.MnistCNN(), (1, 28, 28), [1, 8, 64, 256], 64),
-    "ResNet9 width 16 (ch. 3, CPU recipe)": (lambda: models.ResNet9(width=16), (3, 32, 32),
+    "ResNet9 width 24 (ch. 3, CPU recipe)": (lambda: models.ResNet9(width=24), (3, 32, 32),
                                              [1, 8, 64, 256], 64),
     "ResNet9 width 64 (ch. 3, GPU recipe)": (lambda: models.ResNet9(width=64), (3, 32, 32),
                                              [1, 8, 64, 256], 64),
