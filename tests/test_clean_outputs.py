@@ -28,8 +28,6 @@ NOTEBOOKS = (CHAPTERS + sorted((ROOT / "exercises").glob("*.ipynb"))
 (exercises and their masters open in Colab or Jupyter, whose code column is wider)."""
 
 NOT_YET = {
-    "book/08-speed.ipynb": "written before this test reached it: 22 code lines of 89-100 "
-                           "characters, to be wrapped at its next run",
     "book/06-losses.ipynb": "issue 13 fixed chapters 1-5; chapter 6 still has about 20 code "
                             "lines of 89-95 characters and 90-character tables",
     "book/07-evaluation.ipynb": "as chapter 6: about 20 code lines of 89-95 characters",
