@@ -142,7 +142,7 @@ class ResNet9(nn.Module):
 
     prep (w, 32x32) -> conv 2w, pool, residual (16x16) -> conv 4w, pool (8x8)
     -> conv 8w, pool, residual (4x4) -> global max pool -> linear. ``width`` w = 64
-    is the GPU recipe (about 6.5 M parameters); 16 trains on a laptop CPU. Any image
+    is the GPU recipe (about 6.5 M parameters); 24 is the CPU recipe. Any image
     size of at least 8x8 works (the global max pool); classes, width: ints >= 1.
     """
 

@@ -2,7 +2,10 @@
 
 import importlib.util
 import json
+import statistics
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -68,3 +71,39 @@ def test_classification_benchmark_quick_runs_all_three_recipes(capsys):
     assert "final test accuracy, flip TTA" in printed
     assert "training speed-up, device loader / DataLoader" in printed
     assert (ROOT / "benchmarks" / "results" / "classification-cpu.json").read_bytes() == before
+
+
+def test_seed_spread_reads_each_seed_and_its_mean_and_sd(monkeypatch):
+    """Seeds 1.. are trained with their own seed; mean and sd (n - 1) over all seeds, a
+    missing TTA figure left out rather than counted as 0."""
+    classification = load("classification")
+    accuracy = {0: 0.80, 1: 0.84, 2: 0.83}
+    calls = []
+
+    def fake_recipe(*recipe, seed=0, amp=None):
+        calls.append((recipe, seed, amp))
+        return {"seed": seed, "final test accuracy": accuracy[seed],
+                "final test accuracy, flip TTA": None if seed == 2 else accuracy[seed] + 0.01,
+                "training seconds in all": 10.0 + seed}, None
+
+    monkeypatch.setattr(classification, "fast_recipe", fake_recipe)
+    first = fake_recipe("name", seed=0)[0]
+    calls.clear()
+    summary = classification.seed_spread(first, ("name", "data"), 3, amp=True)
+    assert [seed for _, seed, _ in calls] == [1, 2]
+    assert all(recipe == ("name", "data") and amp is True for recipe, _, amp in calls)
+    assert [row["seed"] for row in summary["runs"]] == [0, 1, 2]
+    finals = list(accuracy.values())
+    assert summary["final test accuracy, mean"] == pytest.approx(statistics.mean(finals))
+    assert summary["final test accuracy, sd"] == pytest.approx(statistics.stdev(finals))
+    assert summary["final test accuracy, flip TTA, mean"] == pytest.approx(0.83)
+    assert summary["training seconds in all, sd"] == pytest.approx(1.0)
+
+
+def test_classification_benchmark_quick_trains_extra_seeds(capsys):
+    assert load("classification").main(["--quick", "--only", "cifar10", "--cifar-width", "4",
+                                        "--cifar-seeds", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "seeds, final test accuracy, mean" in printed
+    assert "seeds, final test accuracy, sd" in printed
+    assert "width: 4" in printed
