@@ -12,19 +12,17 @@ test is named by its title only). The same helpers run in two places:
 """
 
 import contextlib
-import sys
-from unittest import mock
 
 import torch
-import torch.nn.functional as F
 
 from coursekit.grading import fakes, remote
+from coursekit.grading.failures import NOT_ANSWERED, ForbiddenCall
+from coursekit.grading.fakes import Probe
+from coursekit.grading.guards import refusing, watching
 
-NOT_ANSWERED = "not answered yet"
-"""How every message about an untouched question starts."""
-
-class ForbiddenCall(AssertionError):
-    """Raised when an answer calls a torch function that its question asks us to write."""
+__all__ = ["NOT_ANSWERED", "OWN_IMPLEMENTATIONS", "ForbiddenCall", "Probe", "call",
+           "computed_by_hand", "describe", "expect_equal", "expect_result", "expect_tensor",
+           "fake", "forbidden", "watching"]
 
 
 def _argument_text(key, value):
@@ -144,23 +142,11 @@ def forbidden(*names):
     Patches ``torch.<name>`` and ``torch.nn.functional.<name>`` (``nn.Conv2d`` and
     ``nn.MaxPool2d`` call those too). Compute the reference result before the block.
     """
-    def refuse(name):
-        def refused(*args, **kwargs):
-            raise ForbiddenCall(
-                f"your answer calls torch's own {name}; this question asks you to compute it "
-                "yourself, without it"
-            )
-        return refused
-
     if remote.active():  # grading: the answer runs elsewhere; switch them off there
         with remote.context(forbid=names):
             yield
         return
-    with contextlib.ExitStack() as stack:
-        for name in names:
-            for module in (torch, F):
-                if hasattr(module, name):
-                    stack.enter_context(mock.patch.object(module, name, refuse(name)))
+    with refusing(names):
         yield
 
 
@@ -169,38 +155,6 @@ OWN_IMPLEMENTATIONS = ("coursekit/losses.py", "coursekit/metrics/", "torchmetric
                        "monai/")
 """Where ready-made losses and metrics live: an answer that calls into them is not the
 student's own computation (``computed_by_hand``)."""
-
-
-@contextlib.contextmanager
-def watching(off_limits, seen):
-    """Watch every Python call in this block; append to the list ``seen`` each call of a
-    function whose file lies under one of ``off_limits`` (and of a compiled function of a
-    module named so: "cv2/" for ``cv2.connectedComponents``), as "name from place". Code
-    that switches the watch off (``sys.setprofile``) is noted too. Used here by
-    ``computed_by_hand`` and, under the grader, in the submission's process (``worker``).
-    """
-    if not off_limits:
-        yield
-        return
-
-    def notice(frame, event, arg):
-        if event == "call":
-            path = frame.f_code.co_filename.replace("\\", "/")
-            seen.extend(f"{frame.f_code.co_name} from {part.rstrip('/')}"
-                        for part in off_limits if part in path)
-        elif event == "c_call":        # a compiled function (cv2's): by its module's name
-            path = str(getattr(arg, "__module__", None) or "").replace(".", "/") + "/"
-            seen.extend(f"{getattr(arg, '__name__', '?')} from {part.rstrip('/')}"
-                        for part in off_limits if path.startswith(part))
-
-    previous = sys.getprofile()
-    sys.setprofile(notice)
-    try:
-        yield
-    finally:
-        if sys.getprofile() is not notice:  # the answer switched the watch off
-            seen.append("sys.setprofile (it switched off the grader's watch)")
-        sys.setprofile(previous)
 
 
 @contextlib.contextmanager
@@ -245,21 +199,3 @@ def expect_result(function, name, kwargs, expected, hint="", shape_hints=None, f
         expect_tensor(got, expected, what, hint=hint, shape_hints=shape_hints)
     else:
         expect_equal(got, expected, what, hint=hint)
-
-
-
-
-class Probe(torch.nn.Module):
-    """A layer that passes its input on and remembers, in its buffer ``grad_seen``, whether
-    that input was in the autograd graph: put it in a model a test passes to an answer to
-    see whether the answer evaluated under ``torch.no_grad()`` (a hook could not travel to
-    the submission's process; this layer does)."""
-
-    def __init__(self):
-        super().__init__()
-        self.register_buffer("grad_seen", torch.zeros((), dtype=torch.bool))
-
-    def forward(self, x):
-        if x.requires_grad:
-            self.grad_seen.fill_(True)
-        return x

@@ -1,6 +1,7 @@
 """Stand-ins that tests hand to a student's code: a clock that moves only when told to, a
-function whose first calls are slow, an asynchronous device, a real sleep; and, for a
-speed check, a stopwatch and a slow reference that run next to the answer.
+function whose first calls are slow, an asynchronous device, a real sleep; for a speed
+check, a stopwatch and a slow reference that run next to the answer; and ``Probe``, a layer
+that notes whether the autograd graph passed through it.
 
 Code cannot travel to the sandboxed grader's submission process (``codec`` carries data
 only), so a test asks for a stand-in by name with ``checks.fake("Clock")``: under the grader
@@ -120,6 +121,22 @@ class PilAugment:
                 picture = TF.hflip(picture)
             out.append(TF.normalize(TF.to_tensor(picture), [self.mean], [self.std]))
         return torch.stack(out)
+
+
+class Probe(torch.nn.Module):
+    """A layer that passes its input on and remembers, in its buffer ``grad_seen``, whether
+    that input was in the autograd graph: put it in a model a test passes to an answer to
+    see whether the answer evaluated under ``torch.no_grad()`` (a hook could not travel to
+    the submission's process; this layer does, rebuilt there from this class)."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("grad_seen", torch.zeros((), dtype=torch.bool))
+
+    def forward(self, x):
+        if x.requires_grad:
+            self.grad_seen.fill_(True)
+        return x
 
 
 FAKES = {cls.__name__: cls for cls in (Clock, SlowFirstCalls, AsyncDevice, Sleep, Stopwatch,
