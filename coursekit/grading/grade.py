@@ -120,9 +120,13 @@ class Grader:
                  limits=None, log=print):
         self._tmp = tempfile.TemporaryDirectory(prefix="coursekit-grader-")
         os.chmod(self._tmp.name, 0o700)
-        self.tests = _load_tests(_extract_tests(autograder, self._tmp.name))
-        self.points = {name: test_file.possible for name, (test_file, _) in self.tests.items()}
-        self.answers = {name: _answer_names(path) for name, (_, path) in self.tests.items()}
+        try:  # the hidden tests live in memory only: their files go at once
+            self.tests = _load_tests(_extract_tests(autograder, self._tmp.name))
+            self.points = {name: test_file.possible
+                           for name, (test_file, _) in self.tests.items()}
+            self.answers = {name: _answer_names(path) for name, (_, path) in self.tests.items()}
+        finally:
+            self._tmp.cleanup()
         self.tripwires = {question: [*names, *(alias for name in names
                                               for alias in SAME_AS.get(name, ()))]
                           for question, names in self.answers.items()}
@@ -132,6 +136,7 @@ class Grader:
         ok, why = sandbox.works()
         if ok:
             self.mode = "bwrap"
+            log("sandbox limits of each submission: " + sandbox.describe(self.limits))
         elif unsafe:
             self.mode = "unsafe"
             log("WARNING: grading WITHOUT a sandbox (--unsafe-no-sandbox): " + why + ". "
@@ -146,6 +151,7 @@ class Grader:
 
     def close(self):
         self._tmp.cleanup()
+        sandbox.release_all()
 
     def grade_notebook(self, path, slot=0):
         """One submission: {question: points, "status", "notes"}."""
@@ -169,6 +175,7 @@ class Grader:
                     self._run_question(submission, question, test_file, outcome)
         finally:
             submission.kill()
+            sandbox.release(slot)  # whatever is left of it ends; its user is handed back
         outcome["errors"] = [submission.cell_errors[i] for i in sorted(submission.cell_errors)]
         timed_out = submission.timed_out or time.monotonic() > deadline
         for question in self.points:
@@ -307,13 +314,17 @@ def grade(submissions_dir, chapter, out_csv, timeout=600, jobs=1, autograder=Non
         from coursekit.grading.assign import assign
 
         print(f"building the autograder of {chapter} from its master...")
-        build = tempfile.mkdtemp(prefix="coursekit-autograder-")
-        autograder = assign(chapter, exercises_dir=Path(build) / "exercises",
-                            build_dir=build, check_solutions=False).autograder
+        with tempfile.TemporaryDirectory(prefix="coursekit-autograder-") as build:
+            os.chmod(build, 0o700)
+            autograder = assign(chapter, exercises_dir=Path(build) / "exercises",
+                                build_dir=build, check_solutions=False).autograder
+            grader = Grader(autograder, timeout=timeout, cell_timeout=cell_timeout,
+                            unsafe=unsafe, limits=limits)
     elif not Path(autograder).is_file():
         raise ValueError(f"autograder: expected an autograder zip file, got {autograder}")
-    grader = Grader(autograder, timeout=timeout, cell_timeout=cell_timeout, unsafe=unsafe,
-                    limits=limits)
+    else:
+        grader = Grader(autograder, timeout=timeout, cell_timeout=cell_timeout, unsafe=unsafe,
+                        limits=limits)
     points = grader.points
     out_csv = Path(out_csv)
     out_csv.parent.mkdir(parents=True, exist_ok=True)
