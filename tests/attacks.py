@@ -421,6 +421,23 @@ def _incidental(solution, exercise):
     return notebook
 
 
+@attack("workers", POINTS)
+def _workers(solution, exercise):
+    """Right answers, q1's cell first reads a data set with DataLoader(num_workers=2) (worker
+    processes, batches through /dev/shm): honest work that must keep its marks."""
+    notebook = nbformat.from_dict(solution)
+    cell = notebook.cells[ANSWER_CELLS["q1"]]
+    cell.source = cell.source.replace("def conv_output_size", r'''import torch
+from torch.utils.data import DataLoader, TensorDataset
+_images = torch.randn(64, 3, 32, 32)
+_seen = torch.cat([batch for (batch,) in DataLoader(TensorDataset(_images), batch_size=16,
+                                                   num_workers=2)])
+assert torch.equal(_seen, _images)
+
+def conv_output_size''', 1)
+    return notebook
+
+
 def build_all(solution, exercise, folder, names=None):
     """Write every attack (or ``names``) as ``folder/<name>.ipynb``; returns
     {file name: deserved marks per question}."""

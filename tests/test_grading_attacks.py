@@ -4,14 +4,20 @@ The planted submissions of tests/attacks.py (exercise 02-concepts) are graded to
 at a time, in the bubblewrap sandbox, with the instructor's command; each must get exactly
 the marks its real answers deserve, and none may read the hidden tests, reach the network,
 change another submission, the grader or the results, or leave a process behind. Then the
-same grader in a local imitation of Gradescope's layout, and an interrupted run resumed.
-Skipped, saying why, where no sandbox can be made (CI installs bubblewrap: .ci/run).
+same grader in a local imitation of Gradescope's layout, and an interrupted run resumed
+(leaving nothing in its temporary folder). Then the sandbox itself, cheaply, with small
+code run as a submission would be (``sandbox.run``): limits that hold for the whole
+submission, nothing shared between submissions (no keyring, a fresh user, nothing left
+running), and paths under /tmp and /dev/shm that work inside.
+Skipped, saying why, where no sandbox can be made, except with ``CI=true``, where that is a
+failure (CI installs bubblewrap: .ci/run).
 """
 
 import csv
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,7 +25,6 @@ import time
 import zipfile
 
 import nbformat
-import psutil
 import pytest
 
 from coursekit import grading
@@ -27,10 +32,20 @@ from coursekit.grading import sandbox
 from tests import attacks
 
 SANDBOX, WHY_NOT = sandbox.works()
+CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 pytestmark = [
-    pytest.mark.skipif(not SANDBOX, reason=f"no sandbox can be made here: {WHY_NOT}"),
+    pytest.mark.skipif(not SANDBOX and not CI, reason=f"no sandbox can be made here: {WHY_NOT}"),
     pytest.mark.filterwarnings("ignore:Traits should be given as instances:DeprecationWarning"),
 ]
+
+
+@pytest.fixture(autouse=True)
+def _a_sandbox_in_ci():
+    """With CI=true every attack must run: no sandbox is a failure, not a skip."""
+    if not SANDBOX:
+        pytest.fail(f"CI=true, and no sandbox can be made here: {WHY_NOT}. CI must run every "
+                    "attack (.ci/run installs bubblewrap; the grader needs root or user "
+                    "namespaces)")
 
 CHAPTER = "02-concepts"
 TIMEOUT, CELL_TIMEOUT = 120, 15
@@ -47,10 +62,8 @@ def digest(folder):
 
 
 def sandbox_processes():
-    """Processes still running as one of the sandbox's users."""
-    return [process.pid for process in psutil.process_iter(["uids"])
-            if process.info["uids"] and sandbox.FIRST_UID <= process.info["uids"].real
-            < sandbox.FIRST_UID + 8]
+    """Processes still running as one of the sandbox's users that no grader holds now."""
+    return sandbox.leftover_processes()
 
 
 @pytest.fixture(scope="module")
@@ -71,12 +84,14 @@ def attacked(generated):
                                  nbformat.read(files.notebook, 4), folder)
     before = digest(folder)
     grader_source = digest_tree()
+    tmp = out / "grader-tmp"  # the grader's temporary folder: empty at the end
+    tmp.mkdir()
     start = time.monotonic()
     result = subprocess.run(
         [sys.executable, "-m", "coursekit.grading", "grade", str(folder), "--chapter", CHAPTER,
          "--out", str(out / "scores.csv"), "--timeout", str(TIMEOUT), "--cell-timeout",
          str(CELL_TIMEOUT), "--jobs", "2", "--autograder", str(files.autograder)],
-        capture_output=True, text=True, cwd=out,
+        capture_output=True, text=True, cwd=out, env={**os.environ, "TMPDIR": str(tmp)},
     )
     elapsed = time.monotonic() - start
     assert result.returncode == 0, result.stderr[-3000:]
@@ -84,7 +99,7 @@ def attacked(generated):
     print(f"{len(deserved)} attacks graded in {elapsed:.0f} s")
     return {"rows": read_rows(out / "scores.csv"), "stdout": result.stdout, "folder": folder,
             "deserved": deserved, "before": before, "grader_source": grader_source,
-            "out": out}
+            "out": out, "tmp": tmp}
 
 
 def digest_tree():
@@ -118,6 +133,7 @@ def test_no_attack_reached_anything_outside_its_sandbox(attacked):
     assert "OWNED" not in (attacked["out"] / "scores.csv").read_text()
     assert sandbox_processes() == [], "a process of a submission is still running"
     assert "x" * 1023 not in attacked["stdout"]
+    assert list(attacked["tmp"].iterdir()) == [], "the grader left files in its /tmp"
 
 
 def test_feedback_never_shows_hidden_expected_values(attacked):
@@ -163,17 +179,160 @@ def test_an_interrupted_run_keeps_what_it_graded_and_resumes(generated, tmp_path
     command = [sys.executable, "-m", "coursekit.grading", "grade", str(folder), "--chapter",
                CHAPTER, "--out", str(tmp_path / "scores.csv"), "--autograder",
                str(files.autograder), "--timeout", str(TIMEOUT)]
-    first = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    tmp = tmp_path / "grader-tmp"  # where the hidden tests would be left behind
+    tmp.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp)}
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
     for line in first.stdout:  # stop the grader once it has graded one submission
         if line.startswith("a.ipynb: graded"):
             first.send_signal(signal.SIGKILL)
             break
     first.wait()
     assert list(read_rows(tmp_path / "scores.csv")) == ["a.ipynb"]
-    second = subprocess.run(command, capture_output=True, text=True)
+    assert list(tmp.iterdir()) == [], "a killed grader left its temporary folder"
+    second = subprocess.run(command, capture_output=True, text=True, env=env)
     assert second.returncode == 0, second.stderr[-2000:]
     assert "1 submissions graded by an earlier run are kept" in second.stdout
     assert "a.ipynb: graded" not in second.stdout
     rows = read_rows(tmp_path / "scores.csv")
     assert sorted(rows) == ["a.ipynb", "b.ipynb", "c.ipynb"]
     assert {row["total"] for row in rows.values()} == {str(attacks.FULL)}
+
+
+# ------------------------------------------------------------ the sandbox itself, cheaply
+
+PROCESSES = r'''
+import os, time
+started = 0
+for _ in range(60):
+    try:
+        pid = os.fork()
+    except OSError:
+        break
+    if pid == 0:
+        time.sleep(30)
+        os._exit(0)
+    started += 1
+print(f"started {started} processes")
+'''
+
+TOGETHER = r'''
+import os, time
+def child(work):
+    r, w = os.pipe()
+    if os.fork() == 0:
+        try:
+            work()
+            os.write(w, b"1")
+        except (MemoryError, OSError):
+            os.write(w, b"0")
+        time.sleep(60)
+        os._exit(0)
+    os.close(w)
+    return r
+def hold():  # 200 MiB, written, so really held
+    block = bytearray(200 * 2**20)
+    block[::4096] = b"\1" * len(range(0, len(block), 4096))
+    hold.block = block
+holding = [child(hold) for _ in range(3)]
+holding = sum(os.read(r, 1) == b"1" for r in holding)
+memfd, mib = os.memfd_create("held"), 0
+try:
+    for _ in range(16):
+        os.write(memfd, b"\1" * 2**24)
+        mib += 16
+except OSError:
+    pass
+time.sleep(0.5)
+while True:
+    try:
+        pid, status = os.waitpid(-1, os.WNOHANG)
+    except ChildProcessError:
+        break
+    if pid == 0:
+        break
+    holding -= os.WIFSIGNALED(status)  # killed (by the memory limit)
+print(f"held {holding * 200 + mib} MiB")
+'''
+
+
+def test_limits_hold_for_the_whole_submission():
+    """Three children of 200 MiB and a 256 MiB memfd under a 512 MiB limit, then 60
+    processes under a limit of 40: as root with a control group the whole submission is
+    bounded; elsewhere only each process is, and ``describe`` says so."""
+    limits = sandbox.Limits(memory_gb=0.5, processes=40, file_mb=256)
+    result = sandbox.run(TOGETHER, slot=5, limits_=limits, timeout=60)
+    processes = sandbox.run(PROCESSES, slot=5, limits_=limits, timeout=60)
+    held = re.search(r"held (\d+) MiB", result.stdout)
+    started = re.search(r"started (\d+) processes", processes.stdout)
+    assert started, processes.stderr[-500:]
+    assert int(started[1]) < 40, "the process limit did not hold"
+    groups, why = sandbox.cgroups()
+    if groups is None:  # say plainly what is not bounded here
+        assert "NOT for the whole submission" in sandbox.describe(limits), why
+        pytest.skip(f"no control group here ({why}): only each process is bounded")
+    assert "for the whole submission (cgroup" in sandbox.describe(limits)
+    # the memory limit holds for everything together (when the process that counts is the
+    # one it ended, nothing is said)
+    assert held or result.returncode != 0, result.stderr[-500:]
+    assert held is None or int(held[1]) <= 512, f"{result.stdout}: the limit is per process"
+    assert sandbox.leftover_processes() == []
+
+
+KEYRING = r'''
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+ADD_KEY, KEYCTL = {"x86_64": (248, 250), "aarch64": (217, 219)}[os.uname().machine]
+USER_KEYRING, SEARCH, READ = -4, 10, 11
+if STORE:
+    key = libc.syscall(ADD_KEY, b"user", b"coursekit-answers", b"def answer(): ...", 17,
+                       USER_KEYRING)
+    print(f"stored {key} {os.strerror(ctypes.get_errno()) if key < 0 else ''}")
+key = libc.syscall(KEYCTL, SEARCH, USER_KEYRING, b"user", b"coursekit-answers", 0)
+buffer = ctypes.create_string_buffer(64)
+size = libc.syscall(KEYCTL, READ, key, buffer, 64) if key > 0 else -1
+print(f"uid {os.getuid()} read {buffer.raw[:max(size, 0)].decode()!r}")
+'''
+
+
+def test_nothing_is_shared_between_submissions():
+    """One submission stores its answers in the kernel keyring, the next in the same job slot
+    looks for them (it found them before: same user, a keyring that outlives it): the
+    keyring is refused, each start has a user of its own, and nothing is left running."""
+    first = sandbox.run("STORE = True\n" + KEYRING, slot=6)
+    second = sandbox.run("STORE = False\n" + KEYRING, slot=6)
+    assert first.returncode == second.returncode == 0, first.stderr + second.stderr
+    assert "stored -1 Operation not permitted" in first.stdout, first.stdout
+    assert "read ''" in first.stdout and "read ''" in second.stdout, second.stdout
+    users = {run.stdout.split("uid ")[1].split()[0] for run in (first, second)}
+    if os.geteuid() == 0:
+        assert len(users) == 2, "two starts in one job slot ran as the same user"
+    assert sandbox.leftover_processes() == []
+
+
+def test_tmp_data_and_shared_memory_work_inside(tmp_path, monkeypatch):
+    """The course data under /tmp (as in a clone under /tmp) shows inside the sandbox over
+    its private /tmp, and so does coursekit; /dev/shm is writable (DataLoader's workers use
+    it: the "workers" attack); a data folder that is missing or that the sandbox's user
+    cannot read is named, with why."""
+    import coursekit
+
+    data = tmp_path / "data"
+    (data / "MNIST").mkdir(parents=True)
+    (data / "MNIST" / "labels.txt").write_text("seen")
+    monkeypatch.setenv("COURSEKIT_DATA", str(data))
+    result = sandbox.run(
+        "import os, coursekit\n"
+        "print(open(os.environ['COURSEKIT_DATA'] + '/MNIST/labels.txt').read())\n"
+        "print(coursekit.__file__)\n"
+        "with open('/dev/shm/batch', 'wb') as file: file.write(bytes(2**20))\n"
+        "print(os.path.getsize('/dev/shm/batch'))\n", slot=7)
+    assert result.stdout.split() == ["seen", coursekit.__file__, str(2**20)], result.stderr
+    os.chmod(data, 0o700)
+    if os.geteuid() == 0:
+        ok, why = sandbox.check()
+        assert not ok and f"COURSEKIT_DATA={data} cannot be read by the sandbox's user" in why
+    monkeypatch.setenv("COURSEKIT_DATA", str(tmp_path / "missing"))
+    ok, why = sandbox.check()
+    assert not ok and f"COURSEKIT_DATA={tmp_path / 'missing'} is not a folder" in why

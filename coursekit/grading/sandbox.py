@@ -698,9 +698,17 @@ print("ok")
 
 
 def works():
-    """(True, "") when a bubblewrap sandbox can be made here, else (False, why not)."""
-    if "result" in _WORKS:
-        return _WORKS["result"]
+    """(True, "") when a bubblewrap sandbox can be made here, else (False, why not); asked
+    once (``check``)."""
+    if "result" not in _WORKS:
+        _WORKS["result"] = check()
+    return _WORKS["result"]
+
+
+def check():
+    """(True, "") when a bubblewrap sandbox can be made here now and the worker can start
+    in it (coursekit, torch and the course data readable by its user), else (False, why
+    not)."""
     import coursekit
 
     package_parent = str(Path(coursekit.__file__).resolve().parent.parent)
@@ -716,7 +724,6 @@ def works():
                 + (why[-1][:300] if why else f"exit status {probe.returncode}"))
         except (SandboxError, OSError) as error:
             result = (False, f"the sandbox cannot be made here: {error}")
-    _WORKS["result"] = result
     return result
 
 
