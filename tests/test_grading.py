@@ -249,7 +249,8 @@ def test_first_code_cell_sets_up_the_course_and_the_grader(generated):
             f"the first code cell of solutions/{chapter}.ipynb must be "
             f"grading.first_cell_source({chapter!r}); put it there, then run "
             f"python -m coursekit.grading assign {chapter}")
-    assert course.setup_cell_source("exercises") in first.source
+    # the course package alone: students' checks need no otter (grading.public_tests)
+    assert course.setup_cell_source() in first.source and "otter" not in first.source
 
 
 def test_public_tests_hold_no_hidden_test(generated):

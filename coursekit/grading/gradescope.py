@@ -37,7 +37,7 @@ def write_archive(path, autograder_zip, chapter):
     """Write Gradescope's archive: run_autograder, setup.sh, the autograder zip, the chapter."""
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, text in (("run_autograder", RUN_AUTOGRADER),
-                           ("setup.sh", SETUP.format(spec=course.install_spec("exercises")))):
+                           ("setup.sh", SETUP.format(spec=course.install_spec("grading")))):
             info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
             info.external_attr = 0o755 << 16
             archive.writestr(info, text)

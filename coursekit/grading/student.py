@@ -3,8 +3,11 @@
 The first cell of ``exercises/NN-name.ipynb`` calls ``grader = exercise_grader("NN-name")``,
 which finds the chapter's public tests next to the notebook, or downloads them in Colab
 (otter's own download works only in JupyterLite). Each check cell calls
-``grader.check("q1")``, which runs otter's check and says in plain words what passed, what
-failed and a hint; an untouched question says "not answered yet".
+``grader.check("q1")``, which runs the question's public tests (``public_tests``: otter's
+test-file format, run without otter, which cannot be installed beside Colab's ipywidgets
+7.7.1) and says in plain words what passed, what failed and a hint; an untouched question
+says "not answered yet". otter-grader is needed only by instructors (``assign``, ``grade``)
+and where otter itself grades a notebook (Gradescope).
 """
 
 import re
@@ -13,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from coursekit import course
-from coursekit.grading.checks import NOT_ANSWERED
+from coursekit.grading import public_tests
+from coursekit.grading.failures import NOT_ANSWERED
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 EXERCISES_DIR = REPO_ROOT / "exercises"
@@ -31,10 +35,20 @@ def _import_otter():
         import otter
     except ImportError as error:
         raise ImportError(
-            "the graded exercises need otter-grader: "
-            f"pip install \"{course.install_spec('exercises')}\""
+            "making and grading the exercises needs otter-grader: "
+            f"pip install \"{course.install_spec('grading')}\""
         ) from error
     return otter
+
+
+def _otter_is_grading():
+    """Whether otter-grader is grading this notebook (then checks use its hidden tests).
+    Students do not install otter: where it is missing, nothing is grading."""
+    try:
+        import otter
+    except ImportError:
+        return False
+    return bool(otter.Notebook._grading_mode)
 
 
 
@@ -77,7 +91,8 @@ def _case_title(test_case):
 class Feedback:
     """What ``grader.check("qK")`` shows: one plain-words line per test case.
 
-    result: otter's TestFile for the question, after running its tests.
+    result: the question's test file after running its tests (``public_tests.TestFile``,
+    or otter's TestFile where otter grades: the two have the same fields).
     """
 
     result: object
@@ -123,7 +138,7 @@ def _notebook_namespace():
 
 
 class ExerciseGrader:
-    """The ``grader`` of an exercise notebook: otter's checks, with plain-words feedback.
+    """The ``grader`` of an exercise notebook: the public checks, with plain-words feedback.
 
     chapter: e.g. "02-concepts"; tests_dir: the folder of its public tests (None while
     otter grades a submission: otter then points every check at the hidden tests).
@@ -148,16 +163,18 @@ class ExerciseGrader:
             )
         if IN_GRADING_SANDBOX:  # the grader tests this answer from outside
             return f"{question}: checked by the grader"
-        otter = _import_otter()
-        notebook = otter.Notebook(tests_dir=str(self.tests_dir or "tests"))
-        result = notebook.check(question, _notebook_namespace() if env is None else env)
-        return Feedback(result)
+        env = _notebook_namespace() if env is None else env
+        if self.tests_dir is None:  # otter is grading: its own check, on the hidden tests
+            notebook = _import_otter().Notebook(tests_dir="tests")
+            return Feedback(notebook.check(question, env))
+        return Feedback(public_tests.run(self.tests_dir / f"{question}.py", env))
 
 
 def first_cell_source(chapter: str) -> str:
-    """The first code cell of an exercise: the course's set-up cell, then the grader."""
+    """The first code cell of an exercise: the course's set-up cell, then the grader.
+    It installs the course package alone (no otter-grader: see ``public_tests``)."""
     return "\n".join([
-        course.setup_cell_source(extras="exercises"),
+        course.setup_cell_source(),
         "from coursekit import grading",
         f'grader = grading.exercise_grader("{chapter}")',
     ])
@@ -203,8 +220,7 @@ def exercise_grader(chapter: str) -> ExerciseGrader:
     _check_chapter_name(chapter)
     if IN_GRADING_SANDBOX:
         return ExerciseGrader(chapter, tests_dir=None)
-    otter = _import_otter()
-    if otter.Notebook._grading_mode:  # otter is grading this notebook with hidden tests
+    if _otter_is_grading():  # otter is grading this notebook with hidden tests
         return ExerciseGrader(chapter, tests_dir=None)
     next_to_notebook = Path("tests") / chapter
     for folder in (next_to_notebook, EXERCISES_DIR / "tests" / chapter):
