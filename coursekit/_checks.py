@@ -210,3 +210,143 @@ def check_path(value, name: str = "path"):
     if not isinstance(value, str | Path):
         raise TypeError(f"{name}: expected a file path (str or Path), got {describe(value)}")
     return Path(value)
+
+
+def check_indices(value, name: str, ndim=None, dims: str | None = None,
+                  low: int | None = 0, high: int | None = None,
+                  wanted: str = "values", hint: str = "") -> torch.Tensor:
+    """``value`` as an int64 tensor of indices (class indices, region numbers, instance
+    ids): any integer dtype or bool (uint8 masks read from PNG files, bool masks), every
+    value in [low, high] (either bound None: open). ``wanted`` names the values in
+    messages ("classes", "region numbers"); ``hint`` ends the message of a value out of
+    range."""
+    check_tensor(value, name, ndim=ndim, dims=dims)
+    if value.is_floating_point() or value.is_complex():
+        raise TypeError(f"{name}: expected an integer tensor{f' {dims}' if dims else ''} "
+                        f"(or bool), got {describe(value)}; for scores or logits take "
+                        ".argmax(dim=1) first")
+    value = value.long()      # uint8 arithmetic would wrap around past 255
+    if value.numel():
+        smallest, largest = int(value.min()), int(value.max())
+        if (low is not None and smallest < low) or (high is not None and largest > high):
+            span = (f"{low}..{high}" if low is not None and high is not None
+                    else f">= {low}" if low is not None else f"<= {high}")
+            raise ValueError(f"{name}: expected {wanted + ' ' if wanted else ''}{span}, got "
+                             f"{smallest}..{largest}{hint}")
+    return value
+
+
+def check_region_labels(value, name: str = "labels") -> torch.Tensor:
+    """Region labels (H, W) as int64: 0 for background, 1..K for K regions, each number
+    labelling at least one pixel (as ``regions.label_regions`` makes them): a missing
+    number would be a region without a box or a vote."""
+    labels = check_indices(value, name, ndim=2, dims="(H, W)", low=0,
+                           wanted="region numbers", hint=" (0 for background)")
+    count = int(labels.max()) if labels.numel() else 0
+    if count:
+        present = torch.bincount(labels.flatten(), minlength=count + 1)[1:] > 0
+        if not present.all():
+            missing = int((~present).nonzero()[0]) + 1
+            raise ValueError(f"{name}: region {missing} has no pixel; expected regions "
+                             f"numbered 1..{count} without gaps (use regions.label_regions)")
+    return labels
+
+
+def check_counts(value, name: str, ndim=None, dims: str | None = None,
+                 integer: bool = False) -> torch.Tensor:
+    """``value`` if it is a tensor of counts: real numbers, finite and >= 0 (not bool, not
+    complex; ``integer``: an integer dtype, as counts of things are)."""
+    check_tensor(value, name, ndim=ndim, dims=dims)
+    layout = f" {dims}" if dims else ""
+    if value.dtype == torch.bool or value.is_complex() or (
+            integer and value.is_floating_point()):
+        kind = "integer counts" if integer else "counts (real numbers >= 0)"
+        raise TypeError(f"{name}: expected {kind}{layout}, got {describe(value)}")
+    check_finite(value, name)
+    if value.numel() and value.min() < 0:
+        raise ValueError(f"{name}: expected counts >= 0, got {value.min().item():g}")
+    return value
+
+
+def check_boxes(value, name: str = "boxes", columns: int = 4, images: int | None = None,
+                wanted: str | None = None) -> torch.Tensor:
+    """``value`` if it is a float tensor (K, columns) of boxes whose last four columns are
+    (x1, y1, x2, y2) in pixel edges: finite, x2 > x1 and y2 > y1 in every box. With
+    ``images`` (and 5 columns) the first column is each box's image index, a whole number
+    in 0..images - 1 (torchvision's RoI format)."""
+    wanted = wanted or f"(K, {columns}) boxes" + (
+        " (x1, y1, x2, y2)" if columns == 4 else " (image index, x1, y1, x2, y2)")
+    check_tensor(value, name, ndim=2, dims=f"(K, {columns})")
+    if not value.is_floating_point():
+        raise TypeError(f"{name}: expected a float tensor (K, {columns}) of boxes, got "
+                        f"{describe(value)}; convert it with .float()")
+    if value.shape[1] != columns:
+        raise ValueError(f"{name}: expected {wanted}, got {describe(value)}")
+    check_finite(value, name)
+    corners = value[:, -4:]
+    if len(value) and ((corners[:, 2] <= corners[:, 0])
+                       | (corners[:, 3] <= corners[:, 1])).any():
+        raise ValueError(f"{name}: expected x2 > x1 and y2 > y1 in every box (pixel edges, "
+                         f"as from region_boxes), got an empty box")
+    if images is not None and len(value):
+        index = value[:, 0]
+        if (index != index.round()).any() or index.min() < 0 or index.max() > images - 1:
+            bad = index[(index != index.round()) | (index < 0) | (index > images - 1)][0]
+            raise ValueError(f"{name}: expected image indices (column 0) that are whole "
+                             f"numbers 0..{images - 1}, got {bad.item():g}")
+    return value
+
+
+def check_per_instance(values: dict, name: str, count: int) -> None:
+    """A clear error unless every tensor in ``values`` (a dict of per-instance entries:
+    boxes, scores, labels, masks) has ``count`` rows, one per instance."""
+    for key, value in values.items():
+        if isinstance(value, torch.Tensor) and (value.dim() == 0 or len(value) != count):
+            raise ValueError(f"{name}[{key!r}]: expected one entry per instance ({count}, "
+                             f"as boxes), got {describe(value)}")
+
+
+def check_unit_range(value: torch.Tensor, name: str) -> torch.Tensor:
+    """``value`` (a float tensor) if it is finite and in [0, 1], as images to draw are."""
+    check_finite(value, name)
+    if value.numel() and (value.min() < 0 or value.max() > 1):
+        raise ValueError(f"{name}: expected values in [0, 1], found "
+                         f"{float(value.min()):.4g}..{float(value.max()):.4g}; for 0..255 "
+                         "pictures use images.float() / 255")
+    return value
+
+
+def check_count_matrices(value, name: str = "cms") -> torch.Tensor:
+    """``value`` if it holds confusion matrices of multiset answers, as
+    ``metrics.count_confusion`` makes them: (N, K + 1, K + 1), N >= 1, or one summed
+    (K + 1, K + 1), K >= 1; counts (finite, >= 0); class 0 "nothing" first, with
+    [0, 0] = 0, and no count between two real classes off the diagonal (a count answer
+    says which digits, not which was read as which: a plain confusion matrix of classes
+    is not one of these)."""
+    check_tensor(value, name, ndim=(2, 3), dims="(N, K + 1, K + 1) or (K + 1, K + 1)")
+    if value.shape[-1] != value.shape[-2] or value.shape[-1] < 2:
+        raise ValueError(f"{name}: expected square matrices with class 0 'nothing' first "
+                         f"(from count_confusion), got {describe(value)}")
+    if value.dim() == 3 and len(value) == 0:
+        raise ValueError(f"{name}: no scene to score")
+    check_counts(value, name)
+    summed = value.sum(0) if value.dim() == 3 else value
+    between = summed[1:, 1:] - torch.diag_embed(summed[1:, 1:].diagonal())
+    if summed[0, 0] != 0 or between.any():
+        found = (f"[0, 0] = {summed[0, 0].item():g}" if summed[0, 0]
+                 else "counts between two classes")
+        raise ValueError(f"{name}: expected matrices from count_confusion ([0, 0] = 0, and "
+                         f"off the diagonal counts only in row and column 0), got {found}; "
+                         "a confusion matrix of classes is not a count answer")
+    return value
+
+
+def check_names(value, name: str, at_least: int = 0) -> tuple:
+    """``value`` as a tuple if it is a list or tuple of at least ``at_least`` strings (class
+    names, captions)."""
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise TypeError(f"{name}: expected a list or tuple of names (str), "
+                        f"got {describe(value)}")
+    if len(value) < at_least:
+        raise ValueError(f"{name}: expected at least {at_least} names, got {len(value)}")
+    return tuple(value)

@@ -30,24 +30,24 @@ from tqdm.auto import tqdm
 
 from coursekit._checks import (
     check_bool,
+    check_boxes,
     check_device,
+    check_finite,
+    check_indices,
     check_int,
     check_module,
+    check_names,
     check_number,
+    check_per_instance,
+    check_probabilities,
     check_tensor,
+    check_unit_range,
     describe,
 )
 from coursekit.models import conv_bn
 
 NUM_DIGITS = 10
 DIGIT_NAMES = ("background",) + tuple(str(d) for d in range(NUM_DIGITS))
-
-
-def _check_map(value, name: str) -> torch.Tensor:
-    check_tensor(value, name, ndim=2, dims="(H, W)", kind="integer")
-    if value.numel() and value.min() < 0:
-        raise ValueError(f"{name}: expected values >= 0, found {int(value.min())}")
-    return value
 
 
 def scene_targets(instances: torch.Tensor, semantic: torch.Tensor) -> dict:
@@ -58,19 +58,19 @@ def scene_targets(instances: torch.Tensor, semantic: torch.Tensor) -> dict:
     - ``labels``: (K,) int64, the instance's class in ``semantic`` (digit d: d + 1);
     - ``masks``: (K, H, W) uint8, 1 on the instance's pixels.
 
-    instances: (H, W) integers, 0 background, k > 0 the k-th object (ids need not be
-    consecutive; an id hidden by later objects is simply absent); semantic: (H, W)
-    integers, the class of each pixel, 0 background, 1..10 the digits; every pixel of an
-    instance must have one class > 0. K is the number of ids present (0 for an empty
-    scene: boxes (0, 4), masks (0, H, W)).
+    instances: (H, W) integers (any integer dtype, or bool for one object), 0 background,
+    k > 0 the k-th object (ids need not be consecutive; an id hidden by later objects is
+    simply absent); semantic: (H, W) integers (or bool), the class of each pixel, 0
+    background, 1..10 the digits; every pixel of an instance must have one class > 0. K
+    is the number of ids present (0 for an empty scene: boxes (0, 4), masks (0, H, W)).
     """
-    instances, semantic = _check_map(instances, "instances"), _check_map(semantic, "semantic")
+    instances = check_indices(instances, "instances", ndim=2, dims="(H, W)", low=0,
+                              wanted="instance ids")
+    semantic = check_indices(semantic, "semantic", ndim=2, dims="(H, W)", low=0,
+                             high=NUM_DIGITS, wanted="classes")
     if semantic.shape != instances.shape:
         raise ValueError(f"semantic: expected the shape of instances "
                          f"{tuple(instances.shape)}, got {tuple(semantic.shape)}")
-    if semantic.numel() and semantic.max() > NUM_DIGITS:
-        raise ValueError(f"semantic: expected classes 0..{NUM_DIGITS}, "
-                         f"found {int(semantic.max())}")
     ids = [int(i) for i in instances.unique() if i > 0]
     height, width = instances.shape
     boxes, labels = torch.zeros(len(ids), 4), torch.zeros(len(ids), dtype=torch.int64)
@@ -92,7 +92,7 @@ class InstanceScenes(Dataset):
     """MNIST scenes for detection: ``dataset[i]`` is (image (1, S, S) float, targets
     dict as from ``scene_targets``).
 
-    scenes: an ``MNISTScenes`` (or anything with ``images`` (N, 1, S, S) float,
+    scenes: an ``MNISTScenes`` (or anything with ``images`` (N, 1, S, S) float in [0, 1],
     ``semantic`` and ``instances`` (N, S, S) integer tensors). The targets are made once,
     here."""
 
@@ -103,6 +103,10 @@ class InstanceScenes(Dataset):
                                 f"instances tensors), got {describe(scenes)}")
         check_tensor(scenes.images, "scenes.images", ndim=4, dims="(N, 1, S, S)",
                      kind="float")
+        if scenes.images.shape[1] != 1:
+            raise ValueError(f"scenes.images: expected grey scenes (N, 1, S, S), got "
+                             f"{describe(scenes.images)}")
+        check_unit_range(scenes.images, "scenes.images")
         n, _, height, width = scenes.images.shape
         for attr in ("semantic", "instances"):
             if getattr(scenes, attr).shape != (n, height, width):
@@ -248,8 +252,9 @@ def one_class_per_place(detections, iou_threshold: float = 0.5) -> list[dict]:
     highest-scored. Mask R-CNN suppresses overlaps only within a class, so one digit
     read as a 3 (0.8) and as an 8 (0.6) stays two instances; here it becomes one 3.
 
-    detections: a list of dicts with boxes (K, 4), scores (K,) and any other per-instance
-    entries (labels, masks), as the model returns them; iou_threshold: a float in [0, 1].
+    detections: a list of dicts with boxes (K, 4) (x1, y1, x2, y2), finite, x2 > x1 and
+    y2 > y1, scores (K,) finite, and any other per-instance entries (labels, masks), each
+    with K rows, as the model returns them; iou_threshold: a float in [0, 1].
     Returns new dicts, the kept instances in order of falling score.
     """
     from torchvision.ops import nms
@@ -263,13 +268,11 @@ def one_class_per_place(detections, iou_threshold: float = 0.5) -> list[dict]:
         if not isinstance(found, dict) or not {"boxes", "scores"} <= set(found):
             raise TypeError(f"detections[{i}]: expected a dict with boxes and scores, "
                             f"got {describe(found)}")
-        boxes = check_tensor(found["boxes"], f"detections[{i}]['boxes']", ndim=2,
-                             dims="(K, 4)", kind="float")
+        boxes = check_boxes(found["boxes"], f"detections[{i}]['boxes']")
         scores = check_tensor(found["scores"], f"detections[{i}]['scores']", ndim=1,
                               dims="(K,)", kind="float")
-        if boxes.shape[1] != 4 or len(scores) != len(boxes):
-            raise ValueError(f"detections[{i}]: expected boxes (K, 4) and scores (K,), got "
-                             f"{describe(boxes)} and {describe(scores)}")
+        check_finite(scores, f"detections[{i}]['scores']")
+        check_per_instance(found, f"detections[{i}]", len(boxes))
         keep = nms(boxes.float(), scores.float(), iou_threshold)
         kept.append({key: value[keep] if isinstance(value, torch.Tensor) else value
                      for key, value in found.items()})
@@ -280,10 +283,11 @@ def digit_counts(detections, score_threshold: float | None = None,
                  num_classes: int = NUM_DIGITS) -> torch.Tensor:
     """How many instances of each class every image has: a list of N dicts -> (N, K) int64.
 
-    detections: one dict per image with ``labels`` (K_i,) integers, 1..num_classes (0,
-    the background, is not counted), and, with a threshold, ``scores`` (K_i,) floats:
-    Mask R-CNN's outputs, or targets. score_threshold: None (count every instance) or a
-    float in [0, 1] (count those with score > threshold); num_classes: an int >= 1, K.
+    detections: one dict per image with ``labels`` (K_i,) integers (any integer dtype or
+    bool), 0..num_classes (0, the background, is not counted), and, with a threshold,
+    ``scores`` (K_i,) finite floats: Mask R-CNN's outputs, or targets. score_threshold:
+    None (count every instance) or a float in [0, 1] (count those with score >
+    threshold); num_classes: an int >= 1, K.
     Column c counts label c + 1 (digit c).
     """
     if not isinstance(detections, list | tuple):
@@ -297,19 +301,17 @@ def digit_counts(detections, score_threshold: float | None = None,
         if not isinstance(found, dict) or "labels" not in found:
             raise TypeError(f"detections[{i}]: expected a dict with labels, "
                             f"got {describe(found)}")
-        labels = check_tensor(found["labels"], f"detections[{i}]['labels']", ndim=1,
-                              dims="(K,)", kind="integer").cpu()
+        labels = check_indices(found["labels"], f"detections[{i}]['labels']", ndim=1,
+                               dims="(K,)", low=0, high=num_classes, wanted="").cpu()
         if score_threshold is not None:
             scores = found.get("scores")
             check_tensor(scores, f"detections[{i}]['scores']", ndim=1, dims="(K,)",
                          kind="float")
+            check_finite(scores, f"detections[{i}]['scores']")
             if scores.shape != labels.shape:
                 raise ValueError(f"detections[{i}]['scores']: expected one per label "
                                  f"{tuple(labels.shape)}, got {describe(scores)}")
             labels = labels[scores.cpu() > score_threshold]
-        if labels.numel() and (labels.min() < 0 or labels.max() > num_classes):
-            raise ValueError(f"detections[{i}]['labels']: expected 0..{num_classes}, found "
-                             f"{int(labels.min())}..{int(labels.max())}")
         labels = labels[labels > 0] - 1
         counts[i] = torch.bincount(labels, minlength=num_classes)
     return counts
@@ -330,10 +332,11 @@ def draw_instances(image: torch.Tensor, detections: dict, class_names=DIGIT_NAME
                    scale: int = 1) -> torch.Tensor:
     """``image`` with the detections drawn: masks in colour, boxes, "name score" labels.
 
-    image: (C, H, W) float in [0, 1], C = 1 or 3; detections: a dict with boxes (K, 4),
-    labels (K,), masks (K, 1, H, W) probabilities or (K, H, W), and optionally scores
-    (K,) (targets have none); only those with score > ``score_threshold`` are drawn.
-    class_names: a name per label; mask_threshold: a float in [0, 1]; scale: an int
+    image: (C, H, W) float in [0, 1], C = 1 or 3; detections: a dict with boxes (K, 4)
+    (finite, x2 > x1, y2 > y1), labels (K,) integers >= 0, masks (K, 1, H, W) or (K, H,
+    W), probabilities or 0/1, and optionally scores (K,) finite floats (targets have
+    none); only those with score > ``score_threshold`` are drawn. class_names: a list or
+    tuple with a name (str) per label; mask_threshold: a float in [0, 1]; scale: an int
     >= 1, the image enlarged this many times first (small scenes). Returns (3, H * scale,
     W * scale) uint8, for ``viz.show_images`` or ``plt.imshow(x.permute(1, 2, 0))``.
     """
@@ -342,23 +345,40 @@ def draw_instances(image: torch.Tensor, detections: dict, class_names=DIGIT_NAME
     check_tensor(image, "image", ndim=3, dims="(C, H, W)", kind="float")
     if image.shape[0] not in (1, 3):
         raise ValueError(f"image: expected 1 or 3 channels, got {describe(image)}")
+    check_unit_range(image, "image")
     if not isinstance(detections, dict) or not {"boxes", "labels", "masks"} <= set(detections):
         raise TypeError(f"detections: expected a dict with boxes, labels and masks, "
                         f"got {describe(detections)}")
+    class_names = check_names(class_names, "class_names", at_least=1)
     score_threshold = check_number(score_threshold, "score_threshold", low=0, high=1)
     mask_threshold = check_number(mask_threshold, "mask_threshold", low=0, high=1)
     scale = check_int(scale, "scale", low=1)
-    boxes, labels = detections["boxes"].detach().cpu(), detections["labels"].cpu()
-    masks = detections["masks"].detach().cpu()
+    boxes = check_boxes(detections["boxes"], "detections['boxes']").detach().cpu()
+    labels = check_indices(detections["labels"], "detections['labels']", ndim=1,
+                           dims="(K,)", low=0, wanted="labels").cpu()
+    masks = check_tensor(detections["masks"], "detections['masks']", ndim=(3, 4),
+                         dims="(K, 1, H, W) or (K, H, W)").detach().cpu()
+    if masks.dim() == 4 and masks.shape[1] != 1:
+        raise ValueError(f"detections['masks']: expected one mask per instance (K, 1, H, "
+                         f"W), got {describe(masks)}")
     masks = masks[:, 0] if masks.dim() == 4 else masks
+    if masks.is_floating_point():
+        check_probabilities(masks, "detections['masks']")
+    else:
+        masks = check_indices(masks, "detections['masks']", low=0, high=1,
+                              wanted="0/1 masks (or probabilities): values")
     if masks.shape[-2:] != image.shape[-2:]:
         raise ValueError(f"detections['masks']: expected masks of the image's size "
                          f"{tuple(image.shape[-2:])}, got {describe(masks)}")
     scores = detections.get("scores")
     keep = torch.ones(len(labels), dtype=torch.bool)
     if scores is not None:
-        scores = scores.detach().cpu()
+        scores = check_tensor(scores, "detections['scores']", ndim=1, dims="(K,)",
+                              kind="float").detach().cpu()
+        check_finite(scores, "detections['scores']")
         keep = scores > score_threshold
+    check_per_instance({"labels": labels, "masks": masks, "scores": scores}, "detections",
+                       len(boxes))
     if labels.numel() and labels.max() >= len(class_names):
         raise ValueError(f"class_names: expected a name for every label up to "
                          f"{int(labels.max())}, got {len(class_names)} names")

@@ -315,8 +315,7 @@ def pretrained_maskrcnn(pretrained: bool = True, version: int = 2) -> tuple[nn.M
     finds nothing meaningful. The model is in eval mode. pretrained: True or False.
     """
     check_bool(pretrained, "pretrained")
-    if version not in (1, 2) or isinstance(version, bool):
-        raise ValueError(f"version: expected 1 or 2, got {describe(version)}")
+    version = check_int(version, "version", low=1, high=2)
     from torchvision.models import detection
 
     make, weights = ((detection.maskrcnn_resnet50_fpn_v2,

@@ -23,13 +23,15 @@ import torch
 from torchvision import ops
 
 from coursekit._checks import (
+    check_boxes,
     check_choice,
+    check_indices,
     check_int,
     check_number,
+    check_region_labels,
     check_tensor,
     describe,
 )
-from coursekit.metrics.confusion import _as_class_indices
 
 EIGHT_CONNECTED = [[1, 1, 1], [1, 1, 1], [1, 1, 1]]
 """A pixel's neighbours for regions: the 8 around it, corners included."""
@@ -39,25 +41,11 @@ METHODS = ("align", "pool")
 
 def _check_mask(mask, name: str = "mask") -> torch.Tensor:
     """A foreground mask (H, W): bool, or integers 0/1, as bool."""
-    check_tensor(mask, name, ndim=2, dims="(H, W)")
-    if mask.dtype != torch.bool:
-        mask = _as_class_indices(mask, name)
-        if mask.numel() and (mask.min() < 0 or mask.max() > 1):
-            raise ValueError(f"{name}: expected a foreground mask of 0 and 1 (or bool), got "
-                             f"values {int(mask.min())}..{int(mask.max())}; for a class map "
-                             f"use classes > 0")
-        mask = mask > 0
-    return mask
-
-
-def _check_labels(labels, name: str = "labels") -> torch.Tensor:
-    """Region labels (H, W): 0 for background, 1..K for the regions, as int64."""
-    labels = _as_class_indices(labels, name)
-    check_tensor(labels, name, ndim=2, dims="(H, W)")
-    if labels.numel() and labels.min() < 0:
-        raise ValueError(f"{name}: expected region numbers >= 0 (0 for background), got "
-                         f"{int(labels.min())}")
-    return labels
+    if isinstance(mask, torch.Tensor) and mask.dtype == torch.bool:
+        return check_tensor(mask, name, ndim=2, dims="(H, W)")
+    return check_indices(mask, name, ndim=2, dims="(H, W)", low=0, high=1,
+                         wanted="a foreground mask of 0 and 1 (or bool): values",
+                         hint="; for a class map use classes > 0") > 0
 
 
 def label_regions(mask: torch.Tensor, min_area: int = 1) -> tuple[torch.Tensor, int]:
@@ -91,14 +79,11 @@ def region_boxes(labels: torch.Tensor) -> torch.Tensor:
     columns c0..c1 and rows r0..r1 has the box (c0, r0, c1 + 1, r1 + 1). Region k is row
     k - 1; every number 1..K must label at least one pixel (``label_regions`` ensures it).
     """
-    labels = _check_labels(labels)
+    labels = check_region_labels(labels)
     count = int(labels.max()) if labels.numel() else 0
     boxes = torch.zeros(count, 4)
     for k in range(1, count + 1):
         rows, cols = (labels == k).nonzero(as_tuple=True)
-        if len(rows) == 0:
-            raise ValueError(f"labels: region {k} has no pixel; expected regions numbered "
-                             f"1..{count} without gaps (use label_regions)")
         boxes[k - 1] = torch.tensor([cols.min(), rows.min(), cols.max() + 1, rows.max() + 1],
                                     dtype=torch.float32)
     return boxes.to(labels.device)
@@ -113,16 +98,13 @@ def majority_classes(classes: torch.Tensor, labels: torch.Tensor,
     class is the most common class among its pixels, background (class 0) not voting
     unless the region holds nothing else; a tie goes to the smaller class number.
     """
-    labels = _check_labels(labels)
-    classes = _as_class_indices(classes, "classes")
-    check_tensor(classes, "classes", ndim=2, dims="(H, W)")
+    labels = check_region_labels(labels)
     num_classes = check_int(num_classes, "num_classes", low=2)
+    classes = check_indices(classes, "classes", ndim=2, dims="(H, W)", low=0,
+                            high=num_classes - 1, wanted="classes")
     if classes.shape != labels.shape:
         raise ValueError(f"classes: expected the shape of labels {tuple(labels.shape)}, "
                          f"got {describe(classes)}")
-    if classes.numel() and (classes.min() < 0 or classes.max() >= num_classes):
-        raise ValueError(f"classes: expected classes 0..{num_classes - 1}, got "
-                         f"{int(classes.min())}..{int(classes.max())}")
     count = int(labels.max()) if labels.numel() else 0
     votes = torch.zeros(count + 1, num_classes, dtype=torch.long, device=labels.device)
     votes.index_put_((labels.flatten(), classes.flatten().to(labels.device)),
@@ -133,24 +115,6 @@ def majority_classes(classes: torch.Tensor, labels: torch.Tensor,
     return votes.argmax(1)                     # argmax returns the first of equal counts
 
 
-def _check_boxes(boxes, name: str = "boxes", columns: int = 4,
-                 wanted: str = "(K, 4) boxes (x1, y1, x2, y2)") -> torch.Tensor:
-    """Float boxes (K, columns) whose last four columns are (x1, y1, x2, y2), each box
-    not empty."""
-    check_tensor(boxes, name, ndim=2, dims=f"(K, {columns})")
-    if not boxes.is_floating_point():
-        raise TypeError(f"{name}: expected a float tensor (K, {columns}) of boxes, got "
-                        f"{describe(boxes)}; convert it with .float()")
-    if boxes.shape[1] != columns:
-        raise ValueError(f"{name}: expected {wanted}, got {describe(boxes)}")
-    corners = boxes[:, -4:]
-    if len(boxes) and ((corners[:, 2] <= corners[:, 0])
-                       | (corners[:, 3] <= corners[:, 1])).any():
-        raise ValueError(f"{name}: expected x2 > x1 and y2 > y1 in every box (pixel edges, "
-                         f"as from region_boxes), got an empty box")
-    return boxes
-
-
 def square_boxes(boxes: torch.Tensor, fill: float = 20 / 28) -> torch.Tensor:
     """Squares around boxes: (K, 4) -> (K, 4) float, same centres.
 
@@ -158,7 +122,7 @@ def square_boxes(boxes: torch.Tensor, fill: float = 20 / 28) -> torch.Tensor:
     (20 / 28: an MNIST digit's 20-pixel box in its 28-pixel picture). The squares may
     reach past the image; crops sample zeros there.
     """
-    boxes = _check_boxes(boxes)
+    boxes = check_boxes(boxes)
     fill = check_number(fill, "fill", low=0, high=1, low_open=True)
     centre_x = (boxes[:, 0] + boxes[:, 2]) / 2
     centre_y = (boxes[:, 1] + boxes[:, 3]) / 2
@@ -171,42 +135,57 @@ def crop_regions(images: torch.Tensor, boxes, size: int = 28, method: str = "ali
     """The regions of images resampled to a fixed size: -> (K, C, size, size).
 
     images: (N, C, H, W) float, images or feature maps; boxes: a list of N tensors (K_i,
-    4), the boxes of image i in the coordinates of the *image* (x1, y1, x2, y2), or one
-    (K, 5) tensor whose first column is the image index (torchvision's format); size: an
-    int >= 1; method: "align" (``roi_align``: each output cell is the mean of
+    4), the boxes of image i in the coordinates of the *image* (x1, y1, x2, y2) in pixel
+    edges (as from ``region_boxes``: x2 and y2 one past the last column and row), or one
+    (K, 5) tensor whose first column is the image index, a whole number 0..N - 1
+    (torchvision's format); every coordinate finite, x2 > x1 and y2 > y1. size: an int
+    >= 1; method: "align" (``roi_align``: each output cell is the mean of
     ``sampling_ratio`` x ``sampling_ratio`` bilinear samples at exact, fractional
     positions) or "pool" (``roi_pool``: the box is rounded to whole cells of the map, cut
     into size x size bins with rounded edges, the maximum of each); spatial_scale: the
     map's size over the image's (1/4 for a map of stride 4).
+
+    Both read the box's far edges as edges: with "pool" a box (x1, y1, x2, y2) covers map
+    columns round(x1 * s) to round(x2 * s) - 1, s the spatial_scale (torchvision's
+    ``roi_pool`` reads x2 and y2 as the last column and row, included, so this function
+    hands it x2 - 1 / s and y2 - 1 / s). float16 and bfloat16 images are cropped in
+    float32 (box coordinates keep their precision) and the crops returned in their dtype.
     """
     check_tensor(images, "images", ndim=4, dims="(N, C, H, W)", kind="float")
     size = check_int(size, "size", low=1)
     method = check_choice(method, "method", METHODS)
     spatial_scale = check_number(spatial_scale, "spatial_scale", low=0, low_open=True)
     sampling_ratio = check_int(sampling_ratio, "sampling_ratio", low=1)
+    work = torch.float64 if images.dtype == torch.float64 else torch.float32
     if isinstance(boxes, (list, tuple)):
         if len(boxes) != len(images):
             raise ValueError(f"boxes: expected one tensor of boxes per image "
                              f"({len(images)}), got {len(boxes)}")
         for i, image_boxes in enumerate(boxes):
-            _check_boxes(image_boxes, f"boxes[{i}]")
-        boxes = [b.to(images.device, images.dtype) for b in boxes]
+            check_boxes(image_boxes, f"boxes[{i}]")
+        rois = torch.cat([torch.zeros(0, 5, dtype=work, device=images.device)] + [
+            torch.cat([torch.full((len(b), 1), i, dtype=work, device=images.device),
+                       b.to(images.device, work)], 1) for i, b in enumerate(boxes)])
     else:
-        _check_boxes(boxes, "boxes", columns=5,
-                     wanted="a list of (K_i, 4) tensors or one (K, 5) tensor")
-        boxes = boxes.to(images.device, images.dtype)
+        check_boxes(boxes, "boxes", columns=5, images=len(images),
+                    wanted="a list of (K_i, 4) tensors or one (K, 5) tensor")
+        rois = boxes.to(images.device, work)
     if method == "align":
-        return ops.roi_align(images, boxes, size, spatial_scale, sampling_ratio,
-                             aligned=True)
-    return ops.roi_pool(images, boxes, size, spatial_scale)
+        crops = ops.roi_align(images.to(work), rois, size, spatial_scale, sampling_ratio,
+                              aligned=True)
+    else:
+        # roi_pool rounds each coordinate to a cell (half away from zero) and includes
+        # the far ones: hand it the cell before the far edge's, at a whole cell
+        far = rois[:, 3:].double() * spatial_scale
+        far = torch.sign(far) * torch.floor(far.abs() + 0.5) - 1
+        rois = torch.cat([rois[:, :3], (far / spatial_scale).to(work)], 1)
+        crops = ops.roi_pool(images.to(work), rois, size, spatial_scale)
+    return crops.to(images.dtype)
 
 
 def count_classes(classes: torch.Tensor, num_classes: int) -> torch.Tensor:
     """How many regions of each class: (K,) class indices -> (num_classes,) int64."""
-    classes = _as_class_indices(classes, "classes")
-    check_tensor(classes, "classes", ndim=1, dims="(K,)")
     num_classes = check_int(num_classes, "num_classes", low=1)
-    if classes.numel() and (classes.min() < 0 or classes.max() >= num_classes):
-        raise ValueError(f"classes: expected classes 0..{num_classes - 1}, got "
-                         f"{int(classes.min())}..{int(classes.max())}")
+    classes = check_indices(classes, "classes", ndim=1, dims="(K,)", low=0,
+                            high=num_classes - 1, wanted="classes")
     return torch.bincount(classes, minlength=num_classes)

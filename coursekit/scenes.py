@@ -231,16 +231,22 @@ class MNISTScenes(Dataset):
 
 def digit_counts(digits_of_scenes, classes: int = 10) -> torch.Tensor:
     """How many of each digit every scene holds: a list of N lists of ``Digit`` (as
-    ``MNISTScenes.digits``) -> (N, classes) int64."""
+    ``MNISTScenes.digits``) -> (N, classes) int64. Each digit's label is an int
+    0..classes - 1."""
     if not isinstance(digits_of_scenes, (list, tuple)):
         raise TypeError(f"digits_of_scenes: expected a list of lists of Digit (as "
                         f"MNISTScenes.digits), got {describe(digits_of_scenes)}")
     classes = check_int(classes, "classes", low=1)
     counts = torch.zeros(len(digits_of_scenes), classes, dtype=torch.int64)
     for i, digits in enumerate(digits_of_scenes):
-        for digit in digits:
+        if not isinstance(digits, (list, tuple)):
+            raise TypeError(f"digits_of_scenes[{i}]: expected a list of Digit (one scene's "
+                            f"digits), got {describe(digits)}")
+        for j, digit in enumerate(digits):
             if not isinstance(digit, Digit):
                 raise TypeError(f"digits_of_scenes[{i}]: expected Digit entries, got "
                                 f"{describe(digit)}")
-            counts[i, digit.label] += 1
+            label = check_int(digit.label, f"digits_of_scenes[{i}][{j}].label", low=0,
+                              high=classes - 1)
+            counts[i, label] += 1
     return counts

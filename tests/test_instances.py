@@ -201,7 +201,8 @@ def test_pretrained_maskrcnn_offline_says_so_and_continues(monkeypatch, capsys):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"pretrained": 1}, "pretrained"), ({"version": 3}, "version: expected 1 or 2"),
+    ({"pretrained": 1}, "pretrained"), ({"version": 3}, "version: expected an int >= 1 and <= 2"),
+    ({"version": 2.0}, "version: expected an int"),
     ({"version": True}, "version"),
 ])
 def test_pretrained_maskrcnn_bad_input(kwargs, message):

@@ -7,6 +7,7 @@ from collections import Counter
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from skimage import measure
@@ -269,6 +270,25 @@ def test_square_boxes_bad_inputs():
 # ------------------------------------------------------------------------ crop_regions
 
 
+def _cell(value: float) -> int:
+    """value rounded to a whole cell, halves away from zero (C's round, as roi_pool)."""
+    return int(np.sign(value) * np.floor(abs(value) + 0.5))
+
+
+def pool_reference(images, boxes, size, spatial_scale):
+    """RoI max pooling with the far edges as edges, by slicing and torch's adaptive max
+    pooling (whose bins, floor(i L / size) to ceil((i + 1) L / size), are roi_pool's): box
+    (x1, y1, x2, y2) covers map cells round(x1 s) .. round(x2 s) - 1 (boxes inside the map)."""
+    crops = []
+    for image, image_boxes in zip(images, boxes, strict=True):
+        for x1, y1, x2, y2 in image_boxes.tolist():
+            c0, r0 = _cell(x1 * spatial_scale), _cell(y1 * spatial_scale)
+            c1 = max(_cell(x2 * spatial_scale), c0 + 1)
+            r1 = max(_cell(y2 * spatial_scale), r0 + 1)
+            crops.append(F.adaptive_max_pool2d(image[None, :, r0:r1, c0:c1], size))
+    return torch.cat(crops)
+
+
 @pytest.fixture(scope="module")
 def images():
     g = torch.Generator().manual_seed(0)
@@ -285,7 +305,7 @@ def test_crop_regions_equals_torchvision(images, method, spatial_scale):
     if method == "align":
         expected = ops.roi_align(images, boxes, 5, spatial_scale, 3, aligned=True)
     else:
-        expected = ops.roi_pool(images, boxes, 5, spatial_scale)
+        expected = pool_reference(images, boxes, 5, spatial_scale)
     assert got.shape == (3, 3, 5, 5)
     assert torch.equal(got, expected)
     indexed = torch.cat([torch.cat([torch.full((len(b), 1), float(i)), b], 1)
@@ -316,8 +336,10 @@ def test_crop_regions_pool_rounds_to_whole_cells():
                                  spatial_scale=0.25)
             for box in ([4.0, 4.0, 12.0, 12.0], [5.0, 5.0, 13.0, 13.0], [6.0, 6.0, 14.0, 14.0])]
     # (4, 12) * 0.25 = (1, 3), (5, 13) * 0.25 = (1.25, 3.25) rounds to the same cells
-    # 1..3 (ends included): the max is map[3, 3] = 27; (6, 14) -> (1.5, 3.5) -> 2..4: 36
-    assert [float(c) for c in crop] == [27.0, 27.0, 36.0]
+    # 1..2 (the far edge 3 is an edge, not a cell): the max is map[2, 2] = 18;
+    # (6, 14) -> (1.5, 3.5) -> edges 2 and 4, cells 2..3: map[3, 3] = 27. (torchvision's
+    # roi_pool on these boxes as they are reads the far edge as a cell: 27, 27, 36.)
+    assert [float(c) for c in crop] == [18.0, 18.0, 27.0]
     align = [regions.crop_regions(features, [torch.tensor([box])], size=1, method="align",
                                   spatial_scale=0.25)
              for box in ([4.0, 4.0, 12.0, 12.0], [5.0, 5.0, 13.0, 13.0])]

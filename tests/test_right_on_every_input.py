@@ -4,6 +4,8 @@ property tests: on random shapes, class counts, ignore masks and dtypes, coursek
 metrics and losses equal torchmetrics' and torch's."""
 
 import functools
+import math
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -11,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from skimage import measure
 from sklearn.metrics import accuracy_score
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
@@ -19,8 +22,9 @@ from torchmetrics.classification import (
     MulticlassF1Score,
     MulticlassJaccardIndex,
 )
+from torchvision import ops
 
-from coursekit import data, losses, metrics, train
+from coursekit import data, instances, losses, metrics, models, regions, scenes, train
 
 INTEGER_DTYPES = [torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64]
 
@@ -280,3 +284,240 @@ def test_soft_dice_of_confident_logits_is_1_minus_torchmetrics_dice(classes, n, 
     f1 = MulticlassF1Score(classes, average=None, zero_division=0)(guess, target)
     present = torch.bincount(target.flatten(), minlength=classes) > 0
     assert ours.item() == pytest.approx(1 - f1[present].mean().item(), abs=1e-5)
+
+
+# ============================================================ chapter 9's modules (issue 23)
+# Each test below failed on the code before issue 23's fixes (a wrong number, a crash, an
+# out-of-bounds read or an error from inside torch) and checks the fix against a reference
+# that does not use coursekit: torchvision's ops, torch's pooling, scikit-image, a Counter.
+
+
+def _cell(value: float) -> int:
+    """C's round (halves away from zero), as torchvision's roi_pool rounds to cells."""
+    return int(np.sign(value) * np.floor(abs(value) + 0.5))
+
+
+@pytest.mark.parametrize("stride", [1, 2, 4])
+def test_roi_pool_crops_the_box_not_one_more_row_and_column(stride):
+    """A box in pixel edges (x2, y2 one past the last column and row, as region_boxes gives
+    them) covers map cells round(x1 s)..round(x2 s) - 1: the reference slices them and
+    max-pools with torch's adaptive max pooling (roi_pool's bins). Before: roi_pool read
+    x2 and y2 as cells, one row and one column more (at stride 1 a box of 8x8 pixels gave
+    9x9)."""
+    g = torch.Generator().manual_seed(stride)
+    image = torch.rand(2, 3, 32, 32, generator=g)
+    feature_map = F.max_pool2d(image, stride) if stride > 1 else image
+    boxes = [torch.tensor([[4.0, 8.0, 12.0, 16.0], [0.0, 0.0, 32.0, 32.0]]),
+             torch.tensor([[3.0, 5.0, 21.0, 30.0]])]
+    s = 1 / stride
+    expected = torch.cat([F.adaptive_max_pool2d(
+        feature_map[i:i + 1, :, _cell(y1 * s):max(_cell(y2 * s), _cell(y1 * s) + 1),
+                    _cell(x1 * s):max(_cell(x2 * s), _cell(x1 * s) + 1)], 4)
+        for i, b in enumerate(boxes) for x1, y1, x2, y2 in b.tolist()])
+    got = regions.crop_regions(feature_map, boxes, 4, "pool", spatial_scale=s)
+    assert torch.equal(got, expected)
+
+
+def test_roi_pool_of_a_box_sees_no_ink_past_its_far_edges():
+    image = torch.zeros(1, 1, 12, 12)
+    image[0, 0, :, 7] = image[0, 0, 9, :] = 1.0      # ink just right of and below the box
+    box = [torch.tensor([[2.0, 3.0, 7.0, 9.0]])]      # columns 2..6, rows 3..8
+    assert regions.crop_regions(image, box, 5, "pool").max() == 0      # was 1
+    same_size = regions.crop_regions(torch.rand(1, 1, 12, 12, generator=torch.Generator()
+                                                .manual_seed(1)), box, 1, "pool")
+    assert same_size.shape == (1, 1, 1, 1)
+    picture = torch.arange(144.0).reshape(1, 1, 12, 12)
+    exact = regions.crop_regions(picture, [torch.tensor([[2.0, 3.0, 6.0, 7.0]])], 4, "pool")
+    assert torch.equal(exact[0, 0], picture[0, 0, 3:7, 2:6])   # a 4x4 box at size 4: itself
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_crop_regions_refuses_a_non_finite_box_instead_of_crashing(bad):
+    images = torch.rand(2, 1, 8, 8)
+    with pytest.raises(ValueError, match=r"boxes\[0\]: expected finite numbers"):
+        regions.crop_regions(images, [torch.tensor([[0.0, 0.0, bad, 4.0]]),
+                                      torch.zeros(0, 4)], 4)
+    with pytest.raises(ValueError, match="boxes: expected finite numbers"):
+        regions.crop_regions(images, torch.tensor([[0.0, bad, 0.0, 4.0, 4.0]]), 4, "pool")
+
+
+@pytest.mark.parametrize("index", [2.0, -1.0, 0.5, 1.7])
+def test_crop_regions_refuses_an_image_index_that_is_no_image(index):
+    """Before: 2 and -1 read memory outside the images, 0.5 and 1.7 cropped image 0 and 1."""
+    images = torch.rand(2, 1, 8, 8)
+    with pytest.raises(ValueError, match="boxes: expected image indices .* 0..1"):
+        regions.crop_regions(images, torch.tensor([[index, 0.0, 0.0, 4.0, 4.0]]), 4)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_crop_regions_of_half_precision_images_keeps_box_precision(dtype):
+    """float16 and bfloat16 images are cropped in float32: torchvision's roi_align on the
+    float32 image, in the image's dtype. Before: bfloat16 failed inside torchvision, and
+    float16 rounded the boxes to float16 (257.3 -> 257.25), moving the crop."""
+    g = torch.Generator().manual_seed(0)
+    image = torch.rand(1, 1, 320, 320, generator=g)
+    boxes = [torch.tensor([[257.3, 250.1, 301.7, 290.9]])]
+    expected = ops.roi_align(image.to(dtype).float(), boxes, 6, 1.0, 2, aligned=True)
+    got = regions.crop_regions(image.to(dtype), boxes, 6)
+    assert got.dtype == dtype
+    assert torch.allclose(got.float(), expected, atol=4e-3 if dtype == torch.bfloat16
+                          else 5e-4)
+
+
+def test_crop_regions_of_no_image_is_no_crop():
+    got = regions.crop_regions(torch.zeros(0, 3, 8, 8), [], 5)   # was torch.cat's error
+    assert got.shape == (0, 3, 5, 5)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_square_boxes_refuse_non_finite_boxes(bad):
+    with pytest.raises(ValueError, match="boxes: expected finite numbers"):   # was NaN
+        regions.square_boxes(torch.tensor([[0.0, 0.0, 4.0, 4.0], [1.0, bad, 5.0, 6.0]]))
+
+
+def test_majority_classes_refuse_a_region_number_without_pixels():
+    """Region 2 has no pixel: before, it got class 0 (background) without a word, while
+    region_boxes refused the same labels."""
+    labels = torch.tensor([[1, 0, 3]])
+    with pytest.raises(ValueError, match="labels: region 2 has no pixel"):
+        regions.majority_classes(torch.tensor([[1, 0, 2]]), labels, 3)
+    with pytest.raises(ValueError, match="labels: region 2 has no pixel"):
+        regions.region_boxes(labels)
+
+
+def _digits(*labels):
+    return [scenes.Digit(label, 0, 0, (0, 0, 1, 1)) for label in labels]
+
+
+def test_scene_digit_counts_equal_a_counter_and_refuse_labels_that_are_no_digit():
+    scenes_ = [_digits(3, 3, 7), _digits(), _digits(0, 9)]
+    expected = [[Counter(d.label for d in digits)[c] for c in range(10)] for digits in scenes_]
+    assert scenes.digit_counts(scenes_).tolist() == expected
+    for bad, error in [(-1, ValueError), (10, ValueError), (True, TypeError),
+                       (3.0, TypeError)]:
+        # before: -1 counted as a 9, True as one of every digit, 10 and 3.0 IndexError
+        with pytest.raises(error, match=r"digits_of_scenes\[0\]\[1\]\.label: expected an int"):
+            scenes.digit_counts([_digits(2, bad)])
+    with pytest.raises(TypeError, match=r"digits_of_scenes\[0\]: expected a list of Digit"):
+        scenes.digit_counts(_digits(2))            # one scene's digits, not a list of scenes
+
+
+DETECTIONS = {"boxes": torch.tensor([[0.0, 0, 4, 4], [1, 0, 4, 4], [6, 6, 9, 9]]),
+              "scores": torch.tensor([0.6, 0.9, 0.8]), "labels": torch.tensor([2, 5, 7]),
+              "masks": torch.rand(3, 1, 10, 10, generator=torch.Generator().manual_seed(0))}
+
+
+def test_instance_digit_counts_refuse_nan_scores_and_labels_below_the_threshold():
+    kept = DETECTIONS["labels"][DETECTIONS["scores"] > 0.7] - 1
+    assert instances.digit_counts([DETECTIONS], 0.7)[0].tolist() == [
+        Counter(kept.tolist())[c] for c in range(10)]
+    bool_labels = {"labels": torch.tensor([True, False, True])}
+    assert instances.digit_counts([bool_labels])[0].tolist() == [2] + [0] * 9
+    with pytest.raises(ValueError, match=r"detections\[0\]\['scores'\]: expected finite"):
+        instances.digit_counts([{**DETECTIONS, "scores": torch.tensor([math.nan, 0.9, 0.8])}],
+                               0.5)                      # was: the NaN one silently dropped
+    with pytest.raises(ValueError, match=r"detections\[0\]\['labels'\]: expected 0..10"):
+        instances.digit_counts([{**DETECTIONS, "labels": torch.tensor([-1, 5, 7])}], 0.7)
+
+
+def test_one_class_per_place_equals_torchvision_nms_and_refuses_broken_detections():
+    keep = ops.nms(DETECTIONS["boxes"], DETECTIONS["scores"], 0.5)
+    kept = instances.one_class_per_place([DETECTIONS])[0]
+    assert torch.equal(kept["labels"], DETECTIONS["labels"][keep])
+    assert torch.equal(kept["masks"], DETECTIONS["masks"][keep])
+    # before: each of these returned detections (a NaN box kept, an inverted box kept
+    # beside the box it overlaps, labels of another length indexed without a word)
+    for key, bad, message in [
+            ("boxes", torch.tensor([[math.nan, 0, 4, 4], [1, 0, 4, 4], [6, 6, 9, 9]]),
+             "expected finite"),
+            ("boxes", torch.tensor([[4.0, 4, 0, 0], [1, 0, 4, 4], [6, 6, 9, 9]]),
+             "expected x2 > x1"),
+            ("scores", torch.tensor([math.nan, 0.9, 0.8]), "expected finite"),
+            ("labels", torch.tensor([2, 5, 7, 1]), "expected one entry per instance")]:
+        with pytest.raises(ValueError, match=rf"detections\[0\]\['{key}'\]: {message}"):
+            instances.one_class_per_place([{**DETECTIONS, key: bad}])
+
+
+@pytest.mark.parametrize("key, bad, error, message", [
+    ("labels", torch.tensor([-1, 5, 7]), ValueError, "labels'\\]: expected labels >= 0"),
+    ("labels", torch.tensor([2.0, 5.0, 7.0]), TypeError, "labels'\\]: expected an integer"),
+    ("boxes", torch.tensor([[math.nan, 0, 4, 4], [1, 0, 4, 4], [6, 6, 9, 9]]), ValueError,
+     "boxes'\\]: expected finite"),
+    ("masks", torch.rand(3, 2, 10, 10), ValueError, "masks'\\]: expected one mask per"),
+    ("masks", torch.rand(3, 1, 10, 10) * 4 - 2, ValueError, "masks'\\]: expected probab"),
+    ("scores", torch.tensor([math.nan, 0.9, 0.8]), ValueError, "scores'\\]: expected finite"),
+])
+def test_draw_instances_refuses_what_it_would_draw_wrong(key, bad, error, message):
+    """Before: label -1 drawn as class_names[-1] ('9'), float labels truncated, a NaN box
+    drawn somewhere, the second channel of masks dropped, logits thresholded as
+    probabilities, a NaN-scored instance silently left out."""
+    with pytest.raises(error, match=r"detections\['" + message):
+        instances.draw_instances(torch.rand(1, 10, 10), {**DETECTIONS, key: bad})
+
+
+def test_draw_instances_refuses_images_outside_0_1_and_names_that_are_not_str():
+    with pytest.raises(ValueError, match=r"image: expected values in \[0, 1\]"):
+        instances.draw_instances(torch.rand(1, 10, 10) * 255, DETECTIONS)  # was: all white
+    with pytest.raises(ValueError, match="image: expected finite"):
+        instances.draw_instances(torch.full((1, 10, 10), math.nan), DETECTIONS)
+    with pytest.raises(TypeError, match="class_names: expected a list or tuple of names"):
+        instances.draw_instances(torch.rand(1, 10, 10), DETECTIONS, class_names=list(range(11)))
+
+
+def test_scene_targets_of_a_bool_instance_map_equal_scikit_image_boxes():
+    mask = torch.zeros(7, 9, dtype=torch.bool)
+    mask[2:5, 3:8] = True                               # was: TypeError for a bool map
+    targets = instances.scene_targets(mask, mask.long() * 4)
+    (region,) = measure.regionprops(mask.numpy().astype(int))
+    r0, c0, r1, c1 = region.bbox                        # rows, columns; ends exclusive
+    assert targets["boxes"].tolist() == [[c0, r0, c1, r1]]
+    assert targets["labels"].tolist() == [4]
+    assert torch.equal(targets["masks"][0].bool(), mask)
+
+
+@pytest.mark.parametrize("images, message", [
+    (torch.rand(2, 3, 8, 8), r"scenes.images: expected grey scenes"),
+    (torch.full((2, 1, 8, 8), math.nan), "scenes.images: expected finite"),
+    (torch.rand(2, 1, 8, 8) * 255, r"scenes.images: expected values in \[0, 1\]"),
+])
+def test_instance_scenes_refuse_images_the_tiny_mask_rcnn_cannot_read(images, message):
+    import types
+
+    semantic = torch.zeros(2, 8, 8, dtype=torch.long)
+    with pytest.raises(ValueError, match=message):
+        instances.InstanceScenes(types.SimpleNamespace(images=images, semantic=semantic,
+                                                       instances=semantic))
+
+
+@pytest.mark.parametrize("name", ["exact_match", "digit_precision", "digit_recall", "digit_f1"])
+def test_multiset_scores_refuse_counts_that_are_no_counts(name):
+    score = getattr(metrics, name)
+    cms = metrics.count_confusion(torch.tensor([[0, 1, 1], [1, 0, 0]]),
+                                  torch.tensor([[0, 2, 0], [1, 0, 0]]))
+    good = score(cms)
+    assert score(cms.float()) == good and score(cms.to(torch.uint8)) == good
+    nan = cms.double()
+    nan[0, 0, 1] = math.nan
+    plain = metrics.confusion_matrix(torch.tensor([1, 2, 2]), torch.tensor([1, 1, 2]), 3)
+    corner = cms.clone()
+    corner[:, 0, 0] = 1
+    # before: a number for each (negative counts: 0.46 for an F1 of 0.75; a plain
+    # confusion matrix of classes: 1.0, its misreadings not seen)
+    for bad, error, message in [(cms - 2, ValueError, "cms: expected counts >= 0"),
+                                (nan, ValueError, "cms: expected finite"),
+                                (cms > 0, TypeError, "cms: expected counts"),
+                                (plain, ValueError, "cms: expected matrices from count"),
+                                (corner, ValueError, r"cms: .*got \[0, 0\] = 2")]:
+        with pytest.raises(error, match=message):
+            score(bad)
+
+
+def test_count_confusion_refuses_counts_of_no_class():
+    with pytest.raises(ValueError, match="predicted: expected counts of at least one class"):
+        metrics.count_confusion(torch.zeros(2, 0, dtype=torch.long),
+                                torch.zeros(2, 0, dtype=torch.long))   # was (2, 1, 1) zeros
+
+
+def test_pretrained_maskrcnn_version_is_an_int():
+    with pytest.raises(TypeError, match="version: expected an int"):
+        models.pretrained_maskrcnn(pretrained=False, version=2.0)     # was accepted

@@ -24,25 +24,23 @@ predicted c); [0, 0] stays 0. So every score is read off a matrix, and
 
 import torch
 
-from coursekit._checks import check_tensor, describe
+from coursekit._checks import check_count_matrices, check_counts, describe
 
 
 def _check_counts(counts, name: str) -> torch.Tensor:
-    check_tensor(counts, name, ndim=2, dims="(N, K)")
-    if counts.is_floating_point() or counts.is_complex() or counts.dtype == torch.bool:
-        raise TypeError(f"{name}: expected integer counts (N, K), got {describe(counts)}; "
-                        "for logits (N, max_count + 1, K) take .argmax(dim=1) first")
-    if counts.numel() and counts.min() < 0:
-        raise ValueError(f"{name}: expected counts >= 0, got {int(counts.min())}")
+    check_counts(counts, name, ndim=2, dims="(N, K)", integer=True)
+    if counts.shape[1] == 0:
+        raise ValueError(f"{name}: expected counts of at least one class (N, K), K >= 1, "
+                         f"got {describe(counts)}")
     return counts.long()
 
 
 def count_confusion(predicted: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
     """One confusion matrix per scene: (N, K) and (N, K) counts -> (N, K + 1, K + 1) int64.
 
-    predicted, true: how many of each of K classes every scene holds, integers >= 0, the
-    same shape. Index 0 of the matrix is "nothing"; class c is index c + 1 (see the
-    module's text).
+    predicted, true: how many of each of K >= 1 classes every scene holds, integers >= 0
+    (any integer dtype, not bool), the same shape. Index 0 of the matrix is "nothing";
+    class c is index c + 1 (see the module's text).
     """
     predicted, true = _check_counts(predicted, "predicted"), _check_counts(true, "true")
     if predicted.shape != true.shape:
@@ -59,13 +57,7 @@ def count_confusion(predicted: torch.Tensor, true: torch.Tensor) -> torch.Tensor
 
 
 def _check_cms(cms) -> torch.Tensor:
-    check_tensor(cms, "cms", ndim=(2, 3), dims="(N, K + 1, K + 1) or (K + 1, K + 1)")
-    if cms.shape[-1] != cms.shape[-2] or cms.shape[-1] < 2:
-        raise ValueError(f"cms: expected square matrices with class 0 'nothing' first "
-                         f"(from count_confusion), got {describe(cms)}")
-    if cms.dim() == 3 and len(cms) == 0:
-        raise ValueError("cms: no scene to score")
-    return cms.double()
+    return check_count_matrices(cms, "cms").double()
 
 
 def _pooled(cms):
