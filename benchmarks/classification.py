@@ -268,19 +268,29 @@ def loaders_only(args, device, runs):
                                      "device": setup.describe_device(device)}
 
 
-def seed_spread(first, recipe, seeds, amp):
+def seed_spread(first, recipe, seeds, amp, seconds_left=None, first_wall_seconds=0.0):
     """Seeds 1..seeds-1 of ``recipe`` next to ``first`` (seed 0): each one's final
     accuracy (with and without flip TTA) and training seconds, and the mean and standard
-    deviation of each over all seeds."""
+    deviation of each over all seeds.
+
+    seconds_left: None, or the wall-clock seconds the extra seeds may take: a seed is not
+    started when the one before it (``first_wall_seconds`` for seed 0) took longer than
+    what is left, and the summary says how many were asked for."""
     def row(run):
         return {"seed": run["seed"], "final test accuracy": run["final test accuracy"],
                 "final test accuracy, flip TTA": run.get("final test accuracy, flip TTA"),
                 "training seconds in all": run["training seconds in all"]}
 
-    rows = [row(first)]
+    rows, last_wall = [row(first)], first_wall_seconds
+    began = time.perf_counter()
     for seed in range(1, seeds):
+        if seconds_left is not None and time.perf_counter() - began + last_wall > seconds_left:
+            print(f"  seeds: stopping after {len(rows)} of {seeds}: the time budget is spent")
+            break
+        start = time.perf_counter()
         rows.append(row(fast_recipe(*recipe, seed=seed, amp=amp)[0]))
-    summary = {"runs": rows}
+        last_wall = time.perf_counter() - start
+    summary = {"runs": rows, "seeds asked for": seeds}
     for key in ("final test accuracy", "final test accuracy, flip TTA",
                 "training seconds in all"):
         values = torch.tensor([r[key] for r in rows if r[key] is not None],
@@ -315,6 +325,9 @@ def main(argv=None):
     parser.add_argument("--cifar-seeds", type=int, default=1,
                         help="seeds of the CIFAR-10 recipe to train (0, 1, ...)")
     parser.add_argument("--cifar-target", type=float, default=0.88)
+    parser.add_argument("--time-budget", type=float, default=None,
+                        help="seconds the CIFAR-10 seeds may take in all, wall clock; extra "
+                             "seeds that would not fit are not started (and the file says so)")
     parser.add_argument("--compare-batches", type=int, default=50)
     parser.add_argument("--loaders-only", action="store_true",
                         help="redo only the loader comparison of the runs chosen")
@@ -365,10 +378,14 @@ def main(argv=None):
         recipe = ("CIFAR-10, chapter 3 recipe", x, y, xt, yt, make, epochs, 0.4, 0.2,
                   augment, args.cifar_target, device,
                   getattr(train_set, "source", "official"))
+        began = time.perf_counter()
         run, stats = fast_recipe(*recipe)
+        first_wall = time.perf_counter() - began
         run["width"] = width
         if args.cifar_seeds > 1:
-            run["seeds"] = seed_spread(run, recipe, args.cifar_seeds, amp=stats[2])
+            left = None if args.time_budget is None else args.time_budget - first_wall
+            run["seeds"] = seed_spread(run, recipe, args.cifar_seeds, amp=stats[2],
+                                       seconds_left=left, first_wall_seconds=first_wall)
         run["loaders"] = loader_comparison(
             data.cifar10, [transforms.RandomCrop(32, padding=4),
                            transforms.RandomHorizontalFlip()], make, x, y, stats, augment,
@@ -384,7 +401,7 @@ def main(argv=None):
                 continue
             print(f"  {key}: {value:.4g}" if isinstance(value, float) else f"  {key}: {value}")
         for key, value in r.get("seeds", {}).items():
-            if key != "runs":
+            if key not in ("runs", "seeds asked for"):
                 print(f"  seeds, {key}: {value:.4g}")
         for key, value in r.get("loaders", {}).items():
             print(f"  {key}: {value:,.4g}")

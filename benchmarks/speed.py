@@ -7,8 +7,9 @@
    reading: their medians should agree within 5%.
 2. For each of the course's models (chapter 3's MnistCNN and ResNet9, chapter 5's U-Net on
    256x256): parameters, FLOPs, latency and throughput per batch size, and each speed-up
-   (channels_last, bf16 autocast, fp16 autocast on a GPU, torch.compile, the three
-   combined on a GPU, ONNX Runtime on the CPU): median latency, spread, speed-up over
+   (channels_last, bf16 autocast, fp16 autocast on a GPU, torch.compile, CUDA graphs on a
+   GPU, combinations of them on a GPU, ONNX Runtime on the CPU; on a GPU the U-Net at
+   batch 64 too): median latency, spread, speed-up over
    eager float32, largest output difference from eager float32, set-up (export,
    compilation) time.
 3. Real time: for U-Net on one 256x256 image, frames per second of each configuration.
@@ -41,13 +42,26 @@ MODELS = {
     "ResNet9 width 64 (ch. 3, GPU recipe)": (lambda: models.ResNet9(width=64), (3, 32, 32),
                                              [1, 8, 64, 256], 64),
     "U-Net depth 4 width 8 (ch. 5), 256x256": (lambda: unet.UNet(1, 2, depth=4, width=8),
-                                               (1, 256, 256), [1, 4, 16], 1),
+                                               (1, 256, 256), [1, 4, 16, 64], 1),
+    "U-Net depth 4 width 8 (ch. 5), 256x256, batch 64": (
+        lambda: unet.UNet(1, 2, depth=4, width=8), (1, 256, 256), [64], 64),
 }
+GPU_ONLY = {"U-Net depth 4 width 8 (ch. 5), 256x256, batch 64"}   # minutes on a CPU
+REAL_TIME_MODEL = "U-Net depth 4 width 8 (ch. 5), 256x256"        # batch 1: one frame a call
+# On a GPU: the models in order of what their figures are for (the U-Net's frames per
+# second, then chapter 3's GPU recipe), so that a run cut short keeps the important ones;
+# the two CPU-recipe models without torch.compile (each cold compilation costs tens of
+# seconds, and the GPU pass has minutes).
+GPU_ORDER = [REAL_TIME_MODEL, "ResNet9 width 64 (ch. 3, GPU recipe)",
+             "U-Net depth 4 width 8 (ch. 5), 256x256, batch 64", "MnistCNN (ch. 3)",
+             "ResNet9 width 24 (ch. 3, CPU recipe)"]
+NOT_COMPILED_ON_GPU = {"MnistCNN (ch. 3)", "ResNet9 width 24 (ch. 3, CPU recipe)"}
 
 
 def variants_for(device):
     if device.type == "cuda":
-        return ["eager", "channels_last", "bf16", "fp16", "compile",
+        return ["eager", "channels_last", "bf16", "fp16", "cudagraph",
+                "channels_last+fp16+cudagraph", "channels_last+bf16+cudagraph", "compile",
                 "compile+channels_last+bf16", "compile+channels_last+fp16"]
     return ["eager", "channels_last", "bf16", "compile", "onnxruntime"]
 
@@ -115,7 +129,7 @@ def measure_model(name, make, shape, batch_sizes, batch, device, quick):
         model, shape, batch_sizes[:2] if quick else batch_sizes, device,
         repeats=3 if quick else 10)
     variants = variants_for(device)
-    if quick:
+    if quick or device.type == "cuda" and name in NOT_COMPILED_ON_GPU:
         variants = [v for v in variants if "compile" not in v]
     row["variants"] = profiling.compare_variants(model, example, variants, device,
                                                  repeats=repeats)
@@ -175,30 +189,39 @@ def main(argv=None):
     print(f"device: {report['device']}, torch {torch.__version__}, "
           f"{report['threads']} threads", flush=True)
     print("\nThe timer against torch.utils.benchmark.Timer (median per call):", flush=True)
+    out = args.out or RESULTS / f"speed-{device.type}.json"
     report["timer_agreement"] = timer_agreement(device, args.quick)
     report["models"] = {}
-    for name, (make, shape, batch_sizes, batch) in MODELS.items():
+    report["complete"] = False            # until every model is measured (see save)
+    save(report, out, began)
+    for name in GPU_ORDER if device.type == "cuda" else MODELS:
+        make, shape, batch_sizes, batch = MODELS[name]
         if args.only and args.only not in name:
             continue
-        if args.quick and "width 64" in name:
+        if args.quick and "width 64" in name or name in GPU_ONLY and device.type != "cuda":
             continue
         report["models"][name] = measure_model(name, make, shape, batch_sizes, batch, device,
                                                args.quick)
-    unet_name = next((n for n in report["models"] if n.startswith("U-Net")), None)
-    if unet_name:
-        rows = report["models"][unet_name]["variants"]
+        save(report, out, began)
+    if REAL_TIME_MODEL in report["models"]:
+        rows = report["models"][REAL_TIME_MODEL]["variants"]
         report["real_time"] = {
-            "model": unet_name, "batch": 1,
+            "model": REAL_TIME_MODEL, "batch": 1,
             "fps": {v["variant"]: 1e3 / v["ms"] for v in rows if v["status"] == "ok"}}
         print("\nU-Net, one 256x256 image: frames per second")
         for variant, fps in report["real_time"]["fps"].items():
             print(f"  {variant:28s}{fps:8.1f}")
-    report["seconds"] = round(time.perf_counter() - began, 1)
-    out = args.out or RESULTS / f"speed-{device.type}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(clean(report), indent=1) + "\n")
+    report["complete"] = True
+    save(report, out, began)
     print(f"\nwrote {out} ({report['seconds']:.0f} s)")
     return 0
+
+
+def save(report, out, began):
+    """Write what is measured so far: a run stopped by a time limit keeps its figures."""
+    report["seconds"] = round(time.perf_counter() - began, 1)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(clean(report), indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -378,9 +378,11 @@ def format_operators(rows, width: int = 78) -> str:
 # 4. Speed-ups, each measured against eager float32
 # --------------------------------------------------------------------------------------
 
-PARTS = ("channels_last", "bf16", "fp16", "compile", "onnxruntime")
+PARTS = ("channels_last", "bf16", "fp16", "compile", "cudagraph", "onnxruntime")
 """What a variant is made of, joined by '+': "eager" alone, or e.g. "channels_last+bf16",
-"compile+bf16", "onnxruntime" (ONNX Runtime on the CPU; alone)."""
+"compile+bf16", "fp16+cudagraph" (the forward recorded once as a CUDA graph and replayed:
+one launch instead of one per kernel; GPUs only, not with "compile"), "onnxruntime" (ONNX
+Runtime on the CPU; alone)."""
 
 
 def max_difference(output, reference) -> float:
@@ -409,6 +411,9 @@ def _parse_variant(variant):
                          f"'+', got {variant!r}")
     if {"bf16", "fp16"} <= set(parts):
         raise ValueError(f"variant: bf16 and fp16 cannot both be used, got {variant!r}")
+    if {"compile", "cudagraph"} <= set(parts):
+        raise ValueError(f"variant: 'cudagraph' records the eager forward; torch.compile "
+                         f"makes its own CUDA graphs (mode='reduce-overhead'), got {variant!r}")
     if "onnxruntime" in parts and len(parts) > 1:
         raise ValueError(f"variant: 'onnxruntime' runs the exported model as it is; use it "
                          f"alone, got {variant!r}")
@@ -478,6 +483,8 @@ def make_variant(model, example, variant: str = "eager", device="cpu"):
     device = check_device(device)
     if "fp16" in parts and device.type != "cuda":
         return None, 0.0, "fp16 autocast is for GPUs (on a CPU it is emulated, and slow)"
+    if "cudagraph" in parts and device.type != "cuda":
+        return None, 0.0, "CUDA graphs are for NVIDIA GPUs"
     if "onnxruntime" in parts:
         if device.type != "cpu":
             return None, 0.0, "ONNX Runtime is measured on the CPU here"
@@ -515,12 +522,40 @@ def make_variant(model, example, variant: str = "eager", device="cpu"):
             with torch.autocast(device.type, dtype=dtype):
                 return net(x).float()
 
+    if "cudagraph" in parts:
+        run = _record_cuda_graph(run, example.contiguous(memory_format=layout), device)
     if "compile" in parts:
         run(example)
         run(example)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
     return run, time.perf_counter() - start, ""
+
+
+def _record_cuda_graph(forward, example, device):
+    """``forward`` recorded once as a CUDA graph: calling the result copies x into the
+    graph's own input tensor and replays every kernel with one launch. Only inputs of
+    ``example``'s shape can be replayed (a graph holds fixed shapes and addresses)."""
+    static_input = example.clone()
+    side = torch.cuda.Stream(device)
+    side.wait_stream(torch.cuda.current_stream(device))
+    with torch.cuda.stream(side):        # warm up off the default stream, as PyTorch asks:
+        for _ in range(3):               # cuDNN chooses its algorithms here, not in the graph
+            forward(static_input)
+    torch.cuda.current_stream(device).wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        static_output = forward(static_input)
+
+    def replay(x):
+        if x.shape != static_input.shape:
+            raise ValueError(f"x: a CUDA graph replays the shape it recorded, "
+                             f"{tuple(static_input.shape)}, got {tuple(x.shape)}")
+        static_input.copy_(x)
+        graph.replay()
+        return static_output.clone()
+
+    return replay
 
 
 def compare_variants(model, example, variants=("eager", "channels_last", "bf16"),

@@ -45,6 +45,7 @@ def test_speed_benchmark_quick_writes_every_figure(tmp_path, capsys):
     assert load("speed").main(["--quick", "--out", str(out), "--only", "MnistCNN"]) == 0
     report = json.loads(out.read_text())
     assert report["quick"] is True and report["device"].startswith("cpu")
+    assert report["complete"] is True
     assert report["threads"] >= 1 and report["torch"]
     assert len(report["timer_agreement"]) == 4
     for row in report["timer_agreement"]:
@@ -107,3 +108,37 @@ def test_classification_benchmark_quick_trains_extra_seeds(capsys):
     assert "seeds, final test accuracy, mean" in printed
     assert "seeds, final test accuracy, sd" in printed
     assert "width: 4" in printed
+
+
+def test_seed_spread_starts_no_seed_the_time_budget_cannot_hold(monkeypatch):
+    """With 25 s left and seed 0 having taken 20 s, seed 1 starts; when seed 1 too took
+    20 s, seed 2 does not (20 + 20 > 25), and the summary says 3 were asked for."""
+    classification = load("classification")
+    clock = [0.0]
+    monkeypatch.setattr(classification.time, "perf_counter", lambda: clock[0])
+
+    def fake_recipe(*recipe, seed=0, amp=None):
+        clock[0] += 20.0
+        return {"seed": seed, "final test accuracy": 0.9, "training seconds in all": 19.0}, None
+
+    monkeypatch.setattr(classification, "fast_recipe", fake_recipe)
+    first = {"seed": 0, "final test accuracy": 0.8, "training seconds in all": 19.0}
+    summary = classification.seed_spread(first, (), 3, amp=False, seconds_left=25.0,
+                                         first_wall_seconds=20.0)
+    assert [row["seed"] for row in summary["runs"]] == [0, 1]
+    assert summary["seeds asked for"] == 3
+    unlimited = classification.seed_spread(first, (), 3, amp=False)
+    assert [row["seed"] for row in unlimited["runs"]] == [0, 1, 2]
+
+
+def test_speed_benchmark_measures_every_model_on_a_gpu_too():
+    """The GPU order names each model once (a model missing from it would never be measured
+    on a GPU), the real-time model first; the GPU variants include CUDA graphs."""
+    speed = load("speed")
+    assert sorted(speed.GPU_ORDER) == sorted(speed.MODELS)
+    assert speed.GPU_ORDER[0] == speed.REAL_TIME_MODEL and speed.GPU_ONLY <= set(speed.MODELS)
+    assert speed.NOT_COMPILED_ON_GPU <= set(speed.MODELS)
+    gpu = speed.variants_for(__import__("torch").device("cuda"))
+    assert "cudagraph" in gpu and "channels_last+fp16+cudagraph" in gpu
+    for variant in gpu:
+        speed.profiling._parse_variant(variant)          # each a valid name

@@ -130,3 +130,23 @@ def test_predict_gathers_gpu_logits_on_the_cpu(make_model, size):
     logits = train.predict(model.to(CUDA), images, CUDA, batch_size=4)
     assert logits.shape == (10, 10) and logits.device.type == "cpu"
     assert torch.allclose(logits, on_cpu, atol=1e-3)
+
+
+def test_cuda_graph_replays_the_eager_forward_on_new_inputs():
+    """A recorded graph gives eager's output for an input it never saw (it copies the input
+    into its own tensor), and refuses another shape with a clear error."""
+    from coursekit import profiling
+
+    setup.seed_everything(0)
+    model = unet.UNet(1, 2, depth=2, width=4).eval()
+    example = torch.randn(2, 1, 32, 32)
+    for variant in ("cudagraph", "channels_last+fp16+cudagraph"):
+        run, _, note = profiling.make_variant(model, example, variant, CUDA)
+        assert note == ""
+        fresh = torch.randn(2, 1, 32, 32)
+        with torch.inference_mode():
+            expected = model(fresh)
+        got = run(fresh.to(CUDA)).cpu()
+        assert (got - expected).abs().max() < (2e-2 if "fp16" in variant else 1e-4)
+        with pytest.raises(ValueError, match="x: a CUDA graph replays the shape"):
+            run(torch.randn(1, 1, 32, 32, device=CUDA))

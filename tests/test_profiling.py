@@ -247,3 +247,11 @@ def test_cuda_memory_profiler_and_half_precision():
                                           device="cuda", repeats=3)
     assert all(row["status"] == "ok" for row in compared)
     assert all(row["max_diff"] < 0.1 for row in compared)
+
+
+def test_cuda_graph_variant_says_why_it_cannot_run_on_a_cpu():
+    run, setup_s, note = profiling.make_variant(nn.Linear(4, 2), torch.randn(2, 4),
+                                                "cudagraph")
+    assert run is None and setup_s == 0.0 and "CUDA graphs" in note
+    with pytest.raises(ValueError, match="variant: 'cudagraph' records the eager forward"):
+        profiling.make_variant(nn.Linear(4, 2), torch.randn(2, 4), "compile+cudagraph")
