@@ -300,8 +300,8 @@ def test_an_answer_that_calls_the_course_gets_nothing_for_it(generated, graded):
     question = COPIES[chapter][0]
     copies = rows["copies.ipynb"]
     assert {q: copies[q] for q in points} == {**points, question: 0}
-    assert copies["notes"].startswith(f"{question}: your answer calls ")
-    assert "coursekit/" in copies["notes"]
+    assert copies["notes"].startswith(
+        f"{question}: your answer calls a function this question asks you to write")
 
 
 def test_csv_has_one_row_per_submission_and_a_column_per_question(generated, graded):
@@ -424,7 +424,7 @@ def test_loops_crashes_and_floods_do_not_stop_the_others(tmp_path):
     assert (raises["status"], raises["q3"]) == ("graded", "0")
     assert raises["total"] == str(grading._number(sum(points.values()) - points["q3"]))
     assert "not answered: q3" in raises["notes"]
-    assert "ModuleNotFoundError: No module named 'this_module_does_not_exist'" in raises["notes"]
+    assert "raised ModuleNotFoundError" in raises["notes"]  # by name: the grader's words
 
     assert (rows["flood.ipynb"]["total"], rows["flood.ipynb"]["notes"]) == (full, "")
     assert rows["alice/right.ipynb"]["total"] == full

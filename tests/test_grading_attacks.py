@@ -90,14 +90,20 @@ def attacked(generated):
     result = subprocess.run(
         [sys.executable, "-m", "coursekit.grading", "grade", str(folder), "--chapter", CHAPTER,
          "--out", str(out / "scores.csv"), "--timeout", str(TIMEOUT), "--cell-timeout",
-         str(CELL_TIMEOUT), "--jobs", "2", "--autograder", str(files.autograder)],
+         str(CELL_TIMEOUT), "--jobs", "2", "--autograder", str(files.autograder),
+         "--cell-log", str(out / "cells.jsonl")],
         capture_output=True, text=True, cwd=out, env={**os.environ, "TMPDIR": str(tmp)},
     )
     elapsed = time.monotonic() - start
     assert result.returncode == 0, result.stderr[-3000:]
     time.sleep(3)  # anything an attack left behind would act now
     print(f"{len(deserved)} attacks graded in {elapsed:.0f} s")
-    return {"rows": read_rows(out / "scores.csv"), "stdout": result.stdout, "folder": folder,
+    said = {}  # what each attack's cells raised, in its own words: never in the CSV
+    for line in (out / "cells.jsonl").read_text().splitlines():
+        entry = json.loads(line)
+        said[entry["submission"]] = " | ".join(entry["cells"].values())
+    return {"rows": read_rows(out / "scores.csv"), "said": said, "stdout": result.stdout,
+            "folder": folder,
             "deserved": deserved, "before": before, "grader_source": grader_source,
             "out": out, "tmp": tmp}
 
@@ -119,7 +125,7 @@ def test_every_attack_gets_exactly_what_its_answers_deserve(attacked):
 
 
 def test_no_attack_reached_anything_outside_its_sandbox(attacked):
-    notes = {name: row["notes"] for name, row in attacked["rows"].items()}
+    notes = {name: attacked["said"].get(name, "") for name in attacked["rows"]}
     assert "hidden tests read" not in notes["read-hidden-tests.ipynb"]
     assert "reached" not in notes["network.ipynb"], notes["network.ipynb"]
     assert "killed 0 processes" in notes["killer.ipynb"], notes["killer.ipynb"]
@@ -139,7 +145,7 @@ def test_no_attack_reached_anything_outside_its_sandbox(attacked):
 def test_feedback_never_shows_hidden_expected_values(attacked):
     """A wrong answer to a hidden test is named by the test's title, not its values."""
     notes = attacked["rows"]["copies-coursekit.ipynb"]["notes"]
-    assert "your answer calls" in notes and "coursekit/conv.py" in notes
+    assert "your answer calls a function this question asks you to write" in notes
     for row in attacked["rows"].values():
         assert "test_random_against_torch" not in row["notes"]
 

@@ -2,19 +2,27 @@
 
 Each chapter's exercise is written once, as an otter-assign master notebook
 ``solutions/NN-name.ipynb`` (solutions, public tests, hidden tests). This package is split
-by audience:
+in layers by audience; a module imports only from layers below its own
+(tests/test_grading_layers.py):
 
-- ``checks``: what the tests in a master import (``expect_result``, ``call``, ``fake``, ...),
-  with ``fakes``, the stand-ins a test hands to an answer (a fake clock, a fake GPU);
-- ``student``: what students see, the ``grader`` of an exercise notebook and its feedback;
-- ``assign``: ``python -m coursekit.grading assign CH`` makes the exercise, its public tests,
-  the autograder and the Gradescope archive from the master;
-- ``grade``: ``python -m coursekit.grading grade SUBMISSIONS --chapter CH --out scores.csv``,
-  with ``sandbox`` (bubblewrap), ``worker`` (the submission's side, in the sandbox),
-  ``remote`` (the grader's side: proxies for the student's objects) and ``codec`` (the
-  data-only format between them);
-- ``gradescope``: the same grader inside Gradescope's container;
-- ``cli``: the command line.
+1. shared words and data: ``codec`` (the data-only format between the grader and a
+   submission's process), ``failures`` (what a failed check is called), ``fakes`` (the
+   stand-ins a test hands to an answer), ``feedback`` (the notes and CSV cells the grader
+   writes, in its own words only);
+2. ``sandbox`` (bubblewrap), ``guards`` (torch's functions refused and calls watched around
+   one call of an answer), ``public_tests`` (a public test file run without otter),
+   ``gradescope`` (the archive Gradescope gets);
+3. the two ends of the channel and the students: ``remote`` (the grader's side: proxies for
+   the student's objects, every reply checked and bounded), ``student`` (the ``grader`` of
+   an exercise notebook and its feedback);
+4. ``checks`` (what the tests in a master import: ``expect_result``, ``call``, ``fake``,
+   ...) and ``worker`` (the submission's side, in the sandbox);
+5. instructors: ``assign`` (``python -m coursekit.grading assign CH`` makes the exercise,
+   its public tests, the autograder and the Gradescope archive from the master), then
+   ``grade`` (``python -m coursekit.grading grade SUBMISSIONS --chapter CH --out
+   scores.csv``), then ``gradescope_results`` (the same grader inside Gradescope's
+   container);
+6. ``cli``: the command line.
 
 The names below are those the generated tests and the notebooks use.
 """

@@ -35,6 +35,9 @@ def main(argv=None):
     to_grade.add_argument("--autograder", help="an autograder zip (default: built afresh)")
     to_grade.add_argument("--memory-gb", type=float, default=6.0,
                           help="address space of a submission's process (default 6 GiB)")
+    to_grade.add_argument("--cell-log", default=None,
+                          help="a file to add, per submission, what its cells raised in its "
+                               "own words (for debugging; never in the CSV)")
     to_grade.add_argument("--fresh", action="store_true",
                           help="grade everything again, even what the CSV already holds")
     to_grade.add_argument("--unsafe-no-sandbox", action="store_true",
@@ -58,10 +61,10 @@ def main(argv=None):
 
         grade(args.submissions_dir, args.chapter, args.out, timeout=args.timeout,
               jobs=args.jobs, autograder=args.autograder, cell_timeout=args.cell_timeout,
-              unsafe=args.unsafe_no_sandbox, fresh=args.fresh,
+              unsafe=args.unsafe_no_sandbox, fresh=args.fresh, cell_log=args.cell_log,
               limits=Limits(memory_gb=args.memory_gb))
     else:
-        from coursekit.grading.gradescope import run
+        from coursekit.grading.gradescope_results import run
 
         run(args.root, unsafe=args.unsafe_no_sandbox)
     return 0

@@ -21,13 +21,14 @@ import json
 import os
 import queue
 import re
+import sys
 import tempfile
 import threading
 import time
 import zipfile
 from pathlib import Path
 
-from coursekit.grading import remote, sandbox
+from coursekit.grading import feedback, remote, sandbox
 from coursekit.grading.student import _case_title, _failure_text, _import_otter, _unanswered
 
 _TESTS_LOCK = threading.Lock()
@@ -125,6 +126,8 @@ class Grader:
             self.points = {name: test_file.possible
                            for name, (test_file, _) in self.tests.items()}
             self.answers = {name: _answer_names(path) for name, (_, path) in self.tests.items()}
+            self.sources = {name: feedback.function_sources(path)
+                            for name, (_, path) in self.tests.items()}
         finally:
             self._tmp.cleanup()
         self.tripwires = {question: [*names, *(alias for name in names
@@ -154,13 +157,28 @@ class Grader:
         sandbox.release_all()
 
     def grade_notebook(self, path, slot=0):
-        """One submission: {question: points, "status", "notes"}."""
-        row = {"status": "graded", **{question: 0 for question in self.points}}
+        """One submission: {question: points, "status", "notes", "feedback": {question:
+        note}}, every word of the notes and the feedback the grader's own (``feedback``).
+        Whatever the submission does, it gets a row: an error of the grader's while grading
+        it (which it may have caused) makes it "crashed", and grading goes on."""
+        try:
+            return self._grade_notebook(path, slot)
+        except Exception as error:  # noqa: BLE001 (one submission never ends the run)
+            import traceback
+
+            print(feedback.one_line("".join(traceback.format_exception_only(error)), 300),
+                  file=sys.stderr)
+            return {"status": "crashed", **{question: 0 for question in self.points},
+                    "notes": f"grading failed: the grader met a {type(error).__name__} "
+                             "(the grader's log says where)", "feedback": {}}
+
+    def _grade_notebook(self, path, slot):
+        row = {"status": "graded", **{question: 0 for question in self.points}, "feedback": {}}
         try:
             notebook = _read_notebook(path)
         except Exception as error:  # not a notebook at all
-            row.update(status="crashed", notes=f"grading failed: {type(error).__name__}: "
-                                               f"{_shorten(error)}")
+            row.update(status="crashed", notes="grading failed: not a readable notebook "
+                                               f"({type(error).__name__})")
             return row
         deadline = time.monotonic() + self.timeout
         submission = remote.Submission(notebook, self.mode, slot, self.limits,
@@ -177,6 +195,7 @@ class Grader:
             submission.kill()
             sandbox.release(slot)  # whatever is left of it ends; its user is handed back
         outcome["errors"] = [submission.cell_errors[i] for i in sorted(submission.cell_errors)]
+        row["said"] = {i: submission.said[i] for i in sorted(submission.said)}  # cell log only
         timed_out = submission.timed_out or time.monotonic() > deadline
         for question in self.points:
             row[question] = outcome["scores"].get(question, 0)
@@ -187,11 +206,13 @@ class Grader:
         if not started and not outcome["scores"]:
             row.update(status="crashed", notes="; ".join(
                 ["grading failed: " + "; ".join(submission.notes or ["?"])]
-                + [f"cells raised {e}" for e in outcome["errors"][:1]]))
+                + outcome["errors"][:1]))
             return row
         if timed_out:
             row["status"] = "timed out"
         row["notes"] = _notes(outcome, self.points, extra=submission.notes)
+        row["feedback"] = {question: text for question, text in outcome["failures"].items()
+                           if outcome["scores"].get(question, 0) < self.points[question]}
         return row
 
     def _run_question(self, submission, question, test_file, outcome):
@@ -199,7 +220,7 @@ class Grader:
             submission.ensure()
             submission.reset()
             env = {name: submission.lookup(name) for name in self.answers[question]}
-        except remote.SubmissionGone as error:
+        except remote.SubmissionGone as error:  # its words are the grader's
             outcome["failures"][question] = f"the notebook's process ended: {error}"
             return
         with remote.testing(submission, question):
@@ -207,20 +228,32 @@ class Grader:
         outcome["scores"][question] = test_file.score
         failed = [case for case in test_file.test_case_results if not case.passed]
         if failed:
-            first = failed[0]
-            if first.test_case.hidden:
-                outcome["failures"][question] = (
-                    f"failed a hidden test: {_case_title(first.test_case)}")
-            else:
-                outcome["failures"][question] = _failure_text(first.message or "")
+            outcome["failures"][question] = self._failure_note(question, failed[0],
+                                                               submission)
         if _unanswered(test_file):
             outcome["unanswered"].append(question)
 
+    def _failure_note(self, question, result, submission):
+        """The note of a question's first failed test, in the grader's words only."""
+        title = _case_title(result.test_case)
+        if submission.gone:  # its process ended or hung during this question
+            return f"{submission.gone} (in the test: {feedback.one_line(title, 80)})"
+        if submission.refused:
+            return ("your answer calls a function this question asks you to write (in the "
+                    f"test: {feedback.one_line(title, 80)})")
+        if submission.raised:
+            return (f"your answer raised {submission.raised} (in the test: "
+                    f"{feedback.one_line(title, 80)})")
+        if result.test_case.hidden:
+            return feedback.hidden_failure(title)
+        name = getattr(getattr(result.test_case.body, "test_func", None), "__name__", "")
+        return feedback.public_failure(title, _failure_text(result.message or ""),
+                                       self.sources[question].get(name, ""))
+
 
 def _shorten(text, limit=160):
-    """One line of at most ``limit`` characters."""
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """One line of at most ``limit`` printable characters."""
+    return feedback.one_line(text, limit)
 
 
 def _notes(outcome, points, extra=()):
@@ -230,10 +263,10 @@ def _notes(outcome, points, extra=()):
     for question, text in outcome["failures"].items():
         lost = outcome["scores"].get(question, 0) < points.get(question, 0)
         if question not in unanswered and lost:
-            notes.append(f"{question}: {_shorten(text)}")
+            notes.append(f"{question}: {_shorten(text, 300)}")
     errors = list(dict.fromkeys(outcome["errors"]))  # distinct, in order
     if errors:
-        notes.append("cells raised " + " | ".join(_shorten(error, 80) for error in errors[:3]))
+        notes.append(" | ".join(_shorten(error, 80) for error in errors[:3]))
     notes += [_shorten(note) for note in extra]
     return "; ".join(notes)
 
@@ -257,37 +290,42 @@ def _print_table(rows, points):
 
 
 def _write_csv(out_csv, rows, points):
-    """Write all rows so far (atomically: a reader never sees half a file)."""
+    """Write all rows so far (atomically: a reader never sees half a file); every cell
+    through ``feedback.cell`` (one printable line, capped, never a formula)."""
     columns = ["submission", *points, "total", "status", "notes"]
     partial = out_csv.with_name(out_csv.name + ".partial")
     with open(partial, "w", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        for row in sorted(rows, key=lambda row: row["submission"]):
-            writer.writerow({**row, **{c: _number(row[c]) for c in [*points, "total"]}})
+        writer = csv.writer(file)
+        writer.writerow(columns)
+        for row in sorted(rows, key=lambda row: str(row["submission"])):
+            numbers = {c: _number(row[c]) for c in [*points, "total"]}
+            writer.writerow([feedback.cell(numbers.get(c, row.get(c, ""))) for c in columns])
     os.replace(partial, out_csv)
 
 
 def _already_graded(out_csv, points):
-    """Rows of an earlier, interrupted run of the same grading (same columns)."""
+    """Rows of an earlier, interrupted run of the same grading (same columns), by their
+    submission cell; a row that cannot be read is left out (graded again)."""
     if not out_csv.is_file():
         return {}
-    with open(out_csv, newline="") as file:
-        lines = list(csv.reader(file))
+    lines = feedback.read_rows(out_csv)
     if not lines or lines[0] != ["submission", *points, "total", "status", "notes"]:
         return {}
     rows = {}
     for line in lines[1:]:
         if len(line) == len(lines[0]):
             row = dict(zip(lines[0], line, strict=True))
-            for column in [*points, "total"]:
-                row[column] = float(row[column])
+            try:
+                for column in [*points, "total"]:
+                    row[column] = float(row[column])
+            except ValueError:
+                continue
             rows[row["submission"]] = row
     return rows
 
 
 def grade(submissions_dir, chapter, out_csv, timeout=600, jobs=1, autograder=None,
-          cell_timeout=None, unsafe=False, fresh=False, limits=None):
+          cell_timeout=None, unsafe=False, fresh=False, limits=None, cell_log=None):
     """Grade every notebook under ``submissions_dir`` with the chapter's hidden tests.
 
     Each submission runs in a sandbox with a limit of ``timeout`` seconds in all and
@@ -297,7 +335,10 @@ def grade(submissions_dir, chapter, out_csv, timeout=600, jobs=1, autograder=Non
     total, status, notes; rows already there from an interrupted run are kept unless
     ``fresh``. Returns the rows. ``autograder`` is the zip to use; by default it is built
     afresh from ``solutions/<chapter>.ipynb``. ``COURSEKIT_FAST`` and ``COURSEKIT_DATA`` of
-    the caller apply to the submissions.
+    the caller apply to the submissions. ``cell_log``: a file to which a JSON line per
+    submission is added with what each of its cells raised, in the submission's own words
+    (one printable line each, capped): for the instructor who debugs a submission; it is
+    never copied into the CSV.
     """
     folder = Path(submissions_dir)
     if not folder.is_dir():
@@ -329,8 +370,9 @@ def grade(submissions_dir, chapter, out_csv, timeout=600, jobs=1, autograder=Non
     out_csv = Path(out_csv)
     out_csv.parent.mkdir(parents=True, exist_ok=True)
     names = [str(path.relative_to(folder)) for path in submissions]
-    done = {} if fresh else {name: row for name, row in _already_graded(out_csv, points).items()
-                             if name in names}
+    earlier = {} if fresh else _already_graded(out_csv, points)
+    done = {name: earlier[feedback.cell(name)] for name in names
+            if feedback.cell(name) in earlier}
     if done:
         print(f"{out_csv}: {len(done)} submissions graded by an earlier run are kept "
               "(fresh=True / --fresh grades them again)")
@@ -351,6 +393,10 @@ def grade(submissions_dir, chapter, out_csv, timeout=600, jobs=1, autograder=Non
         with lock:
             rows.append(row)
             _write_csv(out_csv, rows, points)
+            if cell_log and row.get("said"):
+                with open(cell_log, "a") as log:
+                    log.write(json.dumps({"submission": row["submission"],
+                                          "cells": row["said"]}) + "\n")
         print(f"{row['submission']}: {row['status']}, {_number(row['total'])} points "
               f"({time.monotonic() - start:.0f} s)", flush=True)
         return row

@@ -3,14 +3,13 @@
 ``assign`` packs ``build/autograder/CH/gradescope.zip``: Gradescope unpacks it into
 ``/autograder/source``, runs ``setup.sh`` once when the image is built (bubblewrap, Python,
 the course package at the book's version, otter) and ``run_autograder`` for each submission:
-that calls ``python3 -m coursekit.grading gradescope``, which grades the one notebook in
-``/autograder/submission`` exactly as ``grade`` does (the same sandbox, the tests in this
-process) and writes ``/autograder/results/results.json`` in Gradescope's format. The hidden
+that calls ``python3 -m coursekit.grading gradescope`` (``gradescope_results.run``), which
+grades the one notebook in ``/autograder/submission`` exactly as ``grade`` does and writes
+``/autograder/results/results.json`` in Gradescope's format. The hidden
 tests (``source/autograder.zip``) stay in ``/autograder/source``, which the sandbox does not
 mount.
 """
 
-import json
 import zipfile
 from pathlib import Path
 
@@ -45,36 +44,3 @@ def write_archive(path, autograder_zip, chapter):
         archive.writestr(info, Path(autograder_zip).read_bytes())
         info = zipfile.ZipInfo("chapter.txt", date_time=(2020, 1, 1, 0, 0, 0))
         archive.writestr(info, chapter + "\n")
-
-
-def run(root="/autograder", unsafe=False):
-    """Grade the notebook in ``root/submission``; write ``root/results/results.json``."""
-    from coursekit.grading.grade import Grader, _number
-
-    root = Path(root)
-    results = root / "results" / "results.json"
-    results.parent.mkdir(parents=True, exist_ok=True)
-    notebooks = sorted((root / "submission").rglob("*.ipynb"))
-    grader = Grader(root / "source" / "autograder.zip", unsafe=unsafe)
-    try:
-        if len(notebooks) != 1:
-            row = {"status": "crashed", **{q: 0 for q in grader.points},
-                   "notes": f"expected one .ipynb file in the submission, found {len(notebooks)}"}
-        else:
-            row = grader.grade_notebook(notebooks[0])
-    finally:
-        grader.close()
-    notes = row.get("notes", "")
-    tests = []
-    for question, possible in grader.points.items():
-        mine = [part.split(": ", 1)[1] for part in notes.split("; ")
-                if part.startswith(f"{question}: ")]
-        tests.append({"name": question, "score": _number(row[question]),
-                      "max_score": _number(possible), "output": mine[0] if mine else ""})
-    total = sum(row[question] for question in grader.points)
-    results.write_text(json.dumps({
-        "score": _number(total), "tests": tests,
-        "output": f"status: {row['status']}" + (f"; {notes}" if notes else ""),
-    }, indent=1))
-    print(f"{notebooks[0].name if notebooks else '?'}: {row['status']}, {_number(total)} points")
-    return row

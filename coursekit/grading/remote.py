@@ -8,7 +8,9 @@ tests, which run here in the grader's process, reach the student's answers throu
 - ``Remote``: an object of the submission (a function, a class, a model). Calling it, reading
   an attribute, iterating, applying an operator are requests; what comes back is data (numbers,
   strings, tensors by value) or another ``Remote``. ``isinstance`` sees the class the object
-  says it has, when that is a class of torch; the values compared are always data here.
+  says it has only when that is one of torch's layers or optimizers (pure Python classes);
+  a ``Remote`` never passes for a tensor, whatever it says (torch's compiled code would read
+  the proxy's memory as a tensor's). The values compared are always data here.
 - Mirrors: a tensor, an ``nn.Module`` made of torch's layers or a ``torch.optim`` optimizer
   that a test passes to an answer is rebuilt on the other side from its data, and what the
   answer does to it (gradients, trained weights, optimizer state, train or eval mode) is
@@ -18,11 +20,18 @@ tests, which run here in the grader's process, reach the student's answers throu
 - A tensor that comes back in the autograd graph is a local leaf tensor; ``backward()`` on it
   runs the backward pass over there and brings the gradients back into the mirrors.
 
-Nothing that comes back can carry code (see ``codec``).
+Nothing that comes back can carry code (see ``codec``), and nothing it sends can make the
+grader hold more than a fixed amount for it: each message is capped (``codec.GRADER_CAPS``)
+before it is read, at most one message waits in the queue between the reading thread and
+the tests, and every value decoded during one question is charged to that question's
+``QUESTION_BYTES`` before it is made. A submission that breaks these rules, or the protocol,
+ends its own process and loses what depends on it; it cannot end the grader.
 """
 
 import contextlib
+import os
 import queue
+import select
 import subprocess
 import threading
 import time
@@ -30,6 +39,11 @@ import time
 import torch
 
 from coursekit.grading import codec, sandbox
+from coursekit.grading.failures import ForbiddenCall
+from coursekit.grading.fakes import Probe
+
+QUESTION_BYTES = 128 << 20
+"""Bytes of decoded values the grader holds for one question of one submission at most."""
 
 _LOCAL = threading.local()
 
@@ -56,8 +70,6 @@ def _exception(error):
     name = str(error.get("type", "Error"))[:60]
     message = str(error.get("message", ""))[:1000]
     if name == "ForbiddenCall":
-        from coursekit.grading.checks import ForbiddenCall
-
         return ForbiddenCall(message)
     if name == "StopIteration":
         return StopIteration()
@@ -111,27 +123,41 @@ def make(name, args, kwargs):
 
 
 def materialise(value):
-    """``value`` itself, or for a ``Remote`` tensor its data (a check compares data only)."""
-    if isinstance(value, Remote) and value._remote_says_tensor():
-        return value._request("value")
+    """``value`` itself, or for a ``Remote`` that says it is a tensor its data, when that
+    data comes back as a tensor (a check compares data only; a ``Remote`` is never taken
+    for a tensor)."""
+    if type(value) is Remote and value._says_tensor():
+        data = value._request("value")
+        return data if type(data) is torch.Tensor else value
     return value
 
 
 # -------------------------------------------------------------------------- proxies
 
 
-def _resolve_class(name):
-    """The torch class named ``name`` ("torch.nn.modules.conv.Conv2d"), or None: a submission
-    may claim to be any of torch's classes, never one of the grader's other classes."""
-    if not isinstance(name, str) or not (name.startswith("torch.") or name.startswith(
-            "coursekit.grading.checks.")):
-        return None
+def _named_class(name):
+    """The class of torch named ``name`` ("torch.nn.modules.conv.Conv2d") if it is loaded,
+    else None (nothing is imported on the submission's word)."""
     import sys
 
+    if not isinstance(name, str) or len(name) > 200 or not name.startswith("torch."):
+        return None
     module_name, _, qualname = name.rpartition(".")
-    module = sys.modules.get(module_name)  # never imports anything on the submission's word
+    module = sys.modules.get(module_name)
     value = getattr(module, qualname, None) if module is not None else None
     return value if isinstance(value, type) else None
+
+
+def _resolve_class(name):
+    """The class a ``Remote`` may pass for: one of torch's layers or optimizers named
+    ``name``, or the grader's ``Probe``; else None. Never a tensor class, nor any class
+    that torch's compiled code reads objects of."""
+    if name == f"{Probe.__module__}.{Probe.__qualname__}":
+        return Probe
+    cls = _named_class(name)
+    if cls is None or issubclass(cls, torch.Tensor):
+        return None
+    return cls if issubclass(cls, (torch.nn.Module, torch.optim.Optimizer)) else None
 
 
 class Remote:
@@ -148,8 +174,8 @@ class Remote:
     def _request(self, op, **fields):
         return self._submission.request(op, target=self, **fields)
 
-    def _remote_says_tensor(self):
-        cls = _resolve_class(self._class_name)
+    def _says_tensor(self):
+        cls = _named_class(self._class_name)
         return cls is not None and issubclass(cls, torch.Tensor)
 
     @property
@@ -186,7 +212,7 @@ class Remote:
         return _expect(self._request("builtin", name="int"), int)
 
     def __repr__(self):
-        return f"<{self._class_name or 'object'} of the submission>"
+        return "<an object of the submission>"
 
     def __hash__(self):
         return id(self)
@@ -223,7 +249,13 @@ def _expect(value, kinds):
 
 class Submission:
     """One submission's worker process, restarted (skipping the cell that killed it) when
-    it dies or hangs, within a limit on restarts and on total time."""
+    it dies or hangs, within a limit on restarts and on total time.
+
+    Everything the process sends is checked here before it is used: the reports of the
+    notebook's run (``_start_report``), the replies to requests (``_read_reply``). What
+    goes wrong is said in the grader's own words (``gone``: why the process was lost during
+    the current question; ``refused``: whether an answer called what it may not; ``raised``:
+    the first exception an answer raised, by its built-in name), never in the submission's."""
 
     MAX_STARTS = 4
 
@@ -233,61 +265,121 @@ class Submission:
         self.cell_timeout, self.deadline = cell_timeout, deadline
         self.tripwires = tripwires
         self.skip, self.cell_errors, self.notes = set(), {}, []
+        self.said = {}  # cell -> what its error said, in the submission's words (cell log)
         self.process = None
+        self._stop = threading.Event()
         self.generation = 0
         self.starts = 0
         self.mirrors = {}  # id -> local object
         self.graph = {}  # id(local tensor) -> (tensor, remote handle id)
         self.timed_out = False
         self.changed_in_place = False
+        self.budget = codec.Budget(QUESTION_BYTES)
+        self.gone = None
+        self.refused = False
+        self.raised = None
 
     # the process -----------------------------------------------------------------
+    def _command(self):
+        """(argv, env, cwd, binds) of the worker: ``sandbox.command``."""
+        return sandbox.command(self.mode, self.slot, self.limits)
+
+    def _preexec(self):
+        """What the child runs before the worker: ``sandbox.limits``."""
+        return sandbox.limits(self.limits, self.slot)
+
     def _spawn(self):
-        argv, env, cwd, binds = sandbox.command(self.mode, self.slot, self.limits)
         import tempfile
 
+        argv, env, cwd, binds = self._command()
         self.stderr = tempfile.TemporaryFile()  # the worker's own errors before it starts
         try:
             self.process = subprocess.Popen(
                 argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 stderr=self.stderr, env=env, cwd=cwd, pass_fds=binds.fds,
-                preexec_fn=sandbox.limits(self.limits, self.slot),
+                preexec_fn=self._preexec(),
             )
         finally:
             binds.close()
-        self.replies = replies = queue.Queue()  # this process's own: never an older one's
+        os.set_blocking(self.process.stdin.fileno(), False)
+        # this process's own queue, never an older one's; one message waits at most, the
+        # next one is read (within codec.GRADER_CAPS) only when that one was taken
+        self.replies = replies = queue.Queue(maxsize=1)
+        self._stop = stop = threading.Event()
         stream = self.process.stdout
 
         def read():
-            while True:
+            while not stop.is_set():
                 try:
-                    replies.put(codec.read_message(stream))
-                except Exception as error:  # EOF, junk: the end of this process
-                    replies.put(error)
+                    item = codec.read_message(stream, codec.GRADER_CAPS)
+                except Exception as error:  # EOF, junk, too large: the end of this process
+                    item = error
+                while not stop.is_set():
+                    try:
+                        replies.put(item, timeout=0.5)
+                        break
+                    except queue.Full:
+                        continue
+                if isinstance(item, Exception):
                     return
         threading.Thread(target=read, daemon=True).start()
 
     def kill(self):
+        self._stop.set()
         if self.process is not None:
             with contextlib.suppress(OSError):
                 self.process.kill()
             with contextlib.suppress(Exception):
                 self.process.wait(timeout=30)
             if self.mode == "unsafe":  # no pid namespace: end its process group too
-                import os
                 import signal
                 with contextlib.suppress(OSError):
                     os.killpg(self.process.pid, signal.SIGKILL)
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()
             self.process = None
+
+    def _send(self, header, blobs, deadline):
+        """Write one request, giving up at ``deadline`` (a process that stops reading
+        cannot hold the grader): TimeoutError, or OSError when the process is gone."""
+        data = memoryview(codec.frame(header, blobs))
+        fd = self.process.stdin.fileno()
+        while data:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            _, ready, _ = select.select([], [fd], [], left)
+            if ready:
+                with contextlib.suppress(BlockingIOError):
+                    data = data[os.write(fd, data[:1 << 16]):]
 
     def _receive(self, timeout):
         try:
             message = self.replies.get(timeout=max(0.01, timeout))
         except queue.Empty:
             raise TimeoutError from None
+        if isinstance(message, codec.ProtocolError):
+            raise SubmissionGone("it sent something that is not in the grader's format")
         if isinstance(message, Exception):
             raise SubmissionGone("its process ended") from None
         return message
+
+    def _start_report(self, header):
+        """One report of the notebook's run: ("ready",), ("cell", index) or ("done",
+        index, error), error a name in the grader's words or None; ProtocolError else."""
+        cells = len(self.notebook.get("cells", []))
+        if header.get("ready") is True:
+            return ("ready",)
+        if type(header.get("cell")) is int and 0 <= header["cell"] < cells:
+            return ("cell", header["cell"])
+        if type(header.get("cell_done")) is int and 0 <= header["cell_done"] < cells:
+            said = header.get("said")
+            if isinstance(said, str):
+                self.said[header["cell_done"]] = _printable(said[:2000])[:500]
+            return ("done", header["cell_done"], _error_name(header.get("error")))
+        if set(header) == {"note"}:  # the worker's own words, which its student can forge
+            return ("note",)
+        raise codec.ProtocolError("not a report of the notebook's run")
 
     def start(self):
         """Run the notebook until the worker is ready; False when it cannot be had."""
@@ -299,38 +391,36 @@ class Submission:
             self.generation += 1
             self.mirrors, self.graph = {}, {}
             self._spawn()
-            current = None
+            current, started = None, False
             try:
-                codec.write_message(self.process.stdin, {
-                    "op": "start", "notebook": self.notebook, "skip": sorted(self.skip),
-                    "tripwires": self.tripwires})
-                started = False
+                self._send({"op": "start", "notebook": self.notebook,
+                            "skip": sorted(self.skip), "tripwires": self.tripwires},
+                           [], min(self.deadline, time.monotonic() + 120))
                 while True:
                     limit = self.cell_timeout if started else max(120.0, self.cell_timeout)
                     cell_deadline = min(self.deadline, time.monotonic() + limit)
                     (header, _) = self._receive(cell_deadline - time.monotonic())
-                    if header.get("ready"):
+                    report = self._start_report(header)
+                    if report[0] == "ready":
                         return True
-                    if "note" in header:
-                        self.notes.append(str(header["note"])[:300])
-                    if "cell" in header:
-                        current, started = int(header["cell"]), True
-                    elif "cell_done" in header:
-                        error = header.get("error")
-                        if error:
-                            self.cell_errors[int(header["cell_done"])] = str(error)[:500]
+                    if report[0] == "cell":
+                        current, started = report[1], True
+                    elif report[0] == "done":
+                        if report[2]:
+                            self.cell_errors[report[1]] = f"cell {report[1]} raised {report[2]}"
                         current = None
             except TimeoutError:
                 why = "ran past the time limit"
-            except (SubmissionGone, OSError, codec.ProtocolError, ValueError, KeyError,
-                    TypeError):
+            except Exception:  # noqa: BLE001 (it ended, broke the protocol: the same here)
                 why = "ended the process"
             self.kill()
             if current is None:
-                self.stderr.seek(0)
-                last = self.stderr.read(4000).decode(errors="replace").strip().splitlines()
-                self.notes.append("the notebook could not be run to its end"
-                                  + (f" ({last[-1][:200]})" if last else ""))
+                note = "the notebook could not be run to its end"
+                if not started:  # nothing of the student's ran: the worker's own words
+                    self.stderr.seek(0)
+                    last = _printable(self.stderr.read(4000).decode(errors="replace"))
+                    note += f" ({last[-200:]})" if last else ""
+                self.notes.append(note)
                 return False
             self.skip.add(current)
             self.cell_errors[current] = f"cell {current} {why}; it was skipped"
@@ -346,20 +436,29 @@ class Submission:
     # requests --------------------------------------------------------------------
     def lookup(self, name):
         value = self.request("lookup", name=name)
-        return None if value == {"$missing": True} else value
+        return None if type(value) is dict and value == {"$missing": True} else value
 
     def reset(self):
+        """A new question: its own budget, no mirrors, nothing lost or refused yet."""
         self.mirrors, self.graph = {}, {}
+        self.budget = codec.Budget(QUESTION_BYTES)
+        self.gone, self.refused, self.raised = None, False, None
         if self.process is not None:
             with contextlib.suppress(SubmissionGone):
                 self._exchange({"op": "reset"}, [], self.cell_timeout)
+            self.gone = None
+
+    def _lost(self, reason):
+        """SubmissionGone for ``reason`` (the grader's words), kept as ``gone``."""
+        self.gone = self.gone or reason
+        return SubmissionGone(reason)
 
     def request(self, op, target=None, **fields):
         if target is not None and (target._submission is not self
                                    or target._generation != self.generation):
             raise SubmissionGone("its process was restarted after it ended or hung")
         if self.process is None:
-            raise SubmissionGone("its process had ended")
+            raise self._lost("its process had ended")
         blobs, mirrors = [], []
         encoder = _Encoder(self, blobs, mirrors)
         header = {"op": op, "grad": torch.is_grad_enabled(),
@@ -377,60 +476,76 @@ class Submission:
         header["mirrors"] = encoder.finish()
         timeout = min(self.cell_timeout, max(0.0, self.deadline - time.monotonic()))
         reply, reply_blobs = self._exchange(header, blobs, timeout)
-        return self._apply(reply, reply_blobs)
+        try:
+            value, failure = self._read_reply(reply, reply_blobs)
+        except Exception:  # noqa: BLE001 (out of the format, or more than a question holds)
+            self.kill()
+            raise self._lost("it sent something that is not an answer") from None
+        if failure is not None:  # the answer's own exception: it costs only this call
+            if not isinstance(failure, ForbiddenCall):
+                self.raised = self.raised or _error_name(type(failure).__name__)
+            raise failure
+        return value
 
     def _exchange(self, header, blobs, timeout):
+        deadline = time.monotonic() + timeout
         try:
-            codec.write_message(self.process.stdin, header, blobs)
-            return self._receive(timeout)
+            self._send(header, blobs, deadline)
+            return self._receive(deadline - time.monotonic())
         except TimeoutError:
             self.kill()
-            raise SubmissionGone(f"took longer than {timeout:.0f} s") from None
-        except (OSError, ValueError, SubmissionGone):
+            raise self._lost(f"took longer than {timeout:.0f} s") from None
+        except SubmissionGone as error:
             self.kill()
-            raise SubmissionGone("its process ended") from None
+            raise self._lost(str(error)) from None
+        except (OSError, ValueError):
+            self.kill()
+            raise self._lost("its process ended") from None
 
-    def _apply(self, reply, blobs):
+    def _read_reply(self, reply, blobs):
+        """(value, None), or (None, the exception the answer raised or the ForbiddenCall it
+        earned); anything out of the format raises."""
         self.changed_in_place = False
-        try:
-            for change in reply.get("sync", []):
-                self._sync(change, blobs)
-            seen = getattr(_LOCAL, "seen", None)
-            if seen is not None:
-                seen.extend(str(item)[:200] for item in reply.get("watch", [])[:5])
-            tripped = reply.get("tripped") or []
-            if "error" in reply:
-                raise _exception(reply["error"])
-            if tripped or self.changed_in_place:
-                from coursekit.grading.checks import ForbiddenCall
-
-                raise ForbiddenCall(str(tripped[0])[:300] if tripped else (
-                    "your answer changed a tensor it was given, in place: work on new tensors;"
-                    " never assign into the caller's arguments"))
-            classes = reply.get("classes", {})
-            return codec.decode(reply.get("value"), blobs,
-                                lambda ref, value=None: self._local(ref, value, classes))
-        except (codec.ProtocolError, KeyError, TypeError, ValueError, AttributeError,
-                RecursionError) as error:
-            self.kill()
-            raise SubmissionGone(f"it sent something that is not an answer ({error})") from None
+        self.budget.charge(1024)
+        for change in _items(reply.get("sync", []), dict):
+            self._sync(change, blobs)
+        seen = getattr(_LOCAL, "seen", None)
+        watched = _items(reply.get("watch", []), str)[:5]
+        if seen is not None:
+            seen.extend(item[:200] for item in watched)
+        tripped = _items(reply.get("tripped") or [], str)
+        failure = _exception(_checked(reply["error"], dict)) if "error" in reply else None
+        self.refused = self.refused or bool(
+            tripped or (watched and seen is not None) or isinstance(failure, ForbiddenCall))
+        if failure is not None:
+            return None, failure
+        if tripped or self.changed_in_place:
+            return None, ForbiddenCall(tripped[0][:300] if tripped else (
+                "your answer changed a tensor it was given, in place: work on new tensors;"
+                " never assign into the caller's arguments"))
+        classes = _checked(reply.get("classes", {}), dict)
+        value = codec.decode(reply.get("value"), blobs,
+                             lambda ref, value=None: self._local(ref, value, classes),
+                             self.budget)
+        return value, None
 
     def _local(self, ref, value, classes):
         if ref.kind == "h":
-            return Remote(self, self.generation, ref.id, classes.get(str(ref.id)))
+            name = classes.get(str(ref.id))
+            return Remote(self, self.generation, ref.id, name if isinstance(name, str) else None)
         if ref.kind == "g":  # a tensor in the graph over there: a leaf here
             tensor = value.requires_grad_(value.is_floating_point() or value.is_complex())
             self.graph[id(tensor)] = (tensor, ref.id)
             return tensor
-        raise codec.ProtocolError(f"unexpected reference {ref}")
+        raise codec.ProtocolError("unexpected reference")
 
     def _sync(self, change, blobs):
-        local = self.mirrors.get(int(change["id"]))
+        local = self.mirrors.get(change.get("id")) if type(change.get("id")) is int else None
         if local is None:
             raise codec.ProtocolError("change of an unknown mirror")
 
         def value(key):
-            return codec.decode(change[key], blobs, _no_refs)
+            return codec.decode(change[key], blobs, _no_refs, self.budget)
 
         with torch.no_grad():
             if isinstance(local, torch.Tensor):
@@ -438,19 +553,21 @@ class Submission:
                     self.changed_in_place = True  # value from that tensor afterwards
                 if "grad" in change:
                     grad = value("grad")
-                    if grad.shape != local.shape:
+                    if type(grad) is not torch.Tensor or grad.shape != local.shape:
                         raise codec.ProtocolError("a gradient of the wrong shape")
                     local.grad = grad.to(local.dtype)
             elif isinstance(local, torch.nn.Module):
-                state = value("state")
+                state = _checked(value("state"), dict)
+                if not all(type(v) is torch.Tensor for v in state.values()):
+                    raise codec.ProtocolError("a module's state holds tensors only")
                 local.load_state_dict(state, strict=True)
-                flags = change.get("training", [])
+                flags = _items(change.get("training", []), bool)
                 modules = list(local.modules())
                 if len(flags) == len(modules):
                     for module, flag in zip(modules, flags, strict=True):
-                        module.training = bool(flag)
+                        module.training = flag
             elif isinstance(local, torch.optim.Optimizer):
-                local.load_state_dict(value("state"))
+                local.load_state_dict(_checked(value("state"), dict))
 
     def backward(self, tensor, args):
         _, handle = self.graph[id(tensor)]
@@ -458,6 +575,39 @@ class Submission:
         self.request("backward", target=Remote(self, self.generation, handle, None),
                      args=list(args))
         _LOCAL.question = saved
+
+
+_CELL_ERRORS = frozenset(cls.__name__ for cls in (
+    *_BUILTIN_ERRORS.values(), StopIteration, SystemExit, KeyboardInterrupt, SyntaxError,
+    IndentationError, FileNotFoundError, PermissionError, TimeoutError, UnicodeError))
+
+
+def _error_name(name):
+    """How a cell's exception is named in the notes: a built-in exception's name (the
+    grader's words), "an exception" for any other, None for none."""
+    if name is None:
+        return None
+    return name if isinstance(name, str) and name in _CELL_ERRORS else "an exception"
+
+
+def _printable(text):
+    """``text`` with anything but printable characters made spaces, on one line."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
+
+
+def _checked(value, kind):
+    """``value`` if it is a ``kind``, else ProtocolError."""
+    if not isinstance(value, kind):
+        raise codec.ProtocolError(f"expected a {kind.__name__} in a reply")
+    return value
+
+
+def _items(value, kind, most=10_000):
+    """``value``, a list of at most ``most`` items of ``kind``, else ProtocolError."""
+    if not isinstance(value, list) or len(value) > most or not all(
+            type(item) is kind for item in value):
+        raise codec.ProtocolError(f"expected a list of {kind.__name__} in a reply")
+    return value
 
 
 def _no_refs(ref, value=None):
@@ -510,8 +660,6 @@ class _Encoder:
         raise TypeError(f"a test cannot pass a {type(value).__name__} to a submission")
 
     def _module(self, module):
-        from coursekit.grading.checks import Probe
-
         cls = type(module)
         if cls is Probe:
             name = "Probe"

@@ -25,6 +25,8 @@ import traceback
 import torch
 
 from coursekit.grading import codec, fakes
+from coursekit.grading.failures import ForbiddenCall
+from coursekit.grading.guards import refusing, watching
 
 ACTIVE = {"question": None, "tripped": []}
 """The question whose answer is being called now (None while the notebook runs)."""
@@ -126,7 +128,8 @@ def run_notebook(notebook, skip, report):
             error = result.error_before_exec or result.error_in_exec
         except BaseException as raised:  # noqa: B036 (the student's cell may raise anything)
             error = raised
-        report({"cell_done": index, "error": _error_text(error) if error else None})
+        report({"cell_done": index, "error": type(error).__name__ if error else None,
+                "said": _error_text(error) if error else None})
     return shell.user_ns
 
 
@@ -189,7 +192,7 @@ class Server:
     def _build_module(self, spec, blobs):
         cls = getattr(torch.nn, spec["cls"], None)
         if spec["cls"] == "Probe":
-            from coursekit.grading.checks import Probe as cls
+            cls = fakes.Probe
         if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
             raise codec.ProtocolError(f"not a torch.nn module: {spec['cls']!r}")
         module = cls.__new__(cls)
@@ -266,7 +269,7 @@ class Server:
             reply = {"value": data, "classes": classes}
         except BaseException as error:  # noqa: B036 (SystemExit, KeyboardInterrupt too)
             reply = {"error": {"type": type(error).__name__, "message": _message(error)}}
-            if isinstance(error, Tripwire) or type(error).__name__ == "ForbiddenCall":
+            if isinstance(error, (Tripwire, ForbiddenCall)):
                 reply["error"]["type"] = "ForbiddenCall"
         finally:
             ACTIVE["question"] = None
@@ -313,22 +316,14 @@ def _message(error):
     return text if len(text) < 1000 else text[:999] + "…"
 
 
-@contextlib.contextmanager
 def _forbidden(names):
-    if not names:
-        yield
-        return
-    from coursekit.grading.checks import forbidden
-
-    with forbidden(*names):
-        yield
+    """``guards.refusing``: torch's ``names`` switched off around each call of the answer."""
+    return refusing(names or ())
 
 
 def _watching(off_limits, seen):
-    """``checks.watching``: the same watch as ``checks.computed_by_hand``, here around each
+    """``guards.watching``: the same watch as ``checks.computed_by_hand``, here around each
     call of the answer."""
-    from coursekit.grading.checks import watching
-
     return watching(off_limits, seen)
 
 
@@ -359,7 +354,13 @@ def main():
     sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115
 
     def send(header, blobs=()):
-        codec.write_message(channel_out, header, list(blobs))
+        data = codec.frame(header, list(blobs))
+        if not codec.fits(data, codec.GRADER_CAPS):  # the grader would refuse it: say why
+            data = codec.frame({"error": {
+                "type": "MemoryError", "message": "the answer's result is larger than the "
+                f"grader takes in one reply ({codec.GRADER_CAPS.total >> 20} MiB)"}})
+        channel_out.write(data)
+        channel_out.flush()
 
     start, _ = codec.read_message(channel_in)
     from coursekit.grading import student
