@@ -283,6 +283,13 @@ def pick(pairs, *labels):
     return chosen
 
 
+def ops_roi_align(images, boxes, size):
+    """torchvision's roi_align (aligned: boxes in pixel edges), sampling_ratio 2."""
+    from torchvision import ops
+
+    return ops.roi_align(images, boxes, size, 1.0, 2, aligned=True)
+
+
 def eval_mode(module):
     return module.eval()
 
@@ -1593,6 +1600,25 @@ add("4 images for 3", varied, varied[:3], trace_share, expect=error("cms_b", "cm
 add("a model against itself", varied, varied, trace_share,
     expect=equals((0.0, 0.0, 0.0), post=lambda r: (r["difference"], r["low"], r["high"])))
 
+# truth_from (chapter 9): count matrices, whose row 0 holds each reader's false positives
+reader_a = torch.tensor([[1, 0], [0, 1], [2, 0], [0, 0]])       # counts of 2 classes
+reader_b = torch.tensor([[1, 0], [1, 1], [1, 0], [0, 1]])
+reader_truth = torch.tensor([[1, 0], [0, 1], [1, 0], [0, 1]])
+# exact: a gets scenes 0, 1 (2 of 4), b scenes 0, 2, 3 (3 of 4): difference -1/4
+cms_reader_a = Call("metrics.count_confusion", reader_a, reader_truth)
+cms_reader_b = Call("metrics.count_confusion", reader_b, reader_truth)
+exact_share = Fresh(lambda: lambda cms: float(((cms[:, 0, 1:].sum(1) + cms[:, 1:, 0].sum(1))
+                                               == 0).double().mean()))
+for label, bad in [("True", True), ("-1", -1), ("3 (past the last row)", 3), ("1.0", 1.0)]:
+    add(f"truth_from={label}", cms_reader_a, cms_reader_b, exact_share, truth_from=bad,
+        expect=error("truth_from"))
+add("count matrices without truth_from", cms_reader_a, cms_reader_b, exact_share,
+    expect=error("cms_b"))
+add("count matrices, truth_from=1", cms_reader_a, cms_reader_b, exact_share, truth_from=1,
+    expect=equals(-0.25, post=lambda r: r["difference"]))
+add("truth_from a NumPy int", cms_reader_a, cms_reader_b, exact_share,
+    truth_from=np.int64(1), expect=equals(-0.25, post=lambda r: r["difference"]))
+
 # ---------------------------------------------- ISBI 2012 cell scores
 
 two_cells = torch.ones(5, 5, dtype=torch.long)
@@ -1710,6 +1736,31 @@ for name, value in (("exact_match", 1 / 3), ("digit_precision", 1 / 2),
                        ("one class in all", torch.zeros(2, 1, 1, dtype=torch.long)),
                        ("no scene", torch.zeros(0, 5, 5, dtype=torch.long))]:
         add(f"cms {label}", bad, expect=error("cms"))
+    # issue 23: counts that are no counts, and matrices that are no count answers
+    plain_cm = torch.tensor([[0, 0, 0], [0, 1, 1], [0, 0, 1]])   # 1 read as 2, once
+    for label, bad in [("negative", count_cms.then(lambda cms: cms - 2)),
+                       ("NaN", count_cms.then(lambda cms: with_value(cms.double(), math.nan,
+                                                                     1))),
+                       ("infinite", count_cms.then(lambda cms: with_value(cms.double(),
+                                                                          math.inf, 1))),
+                       ("bool", count_cms.then(lambda cms: cms > 0)),
+                       ("complex", count_cms.then(lambda cms: cms.to(torch.complex64))),
+                       ("a plain confusion matrix", plain_cm),
+                       ("[0, 0] = 1", count_cms.then(lambda cms: with_value(cms, 1, 0)))]:
+        add(f"cms {label}", bad, expect=error("cms"))
+    add("float64 matrices", count_cms.then(lambda cms: cms.double()), expect=equals(value))
+    add("uint8 matrices, non-contiguous", count_cms.then(
+        lambda cms: strided(cms.to(torch.uint8))), expect=equals(value))
+    add("summed (K + 1, K + 1)", count_cms.then(lambda cms: cms.sum(0)),
+        expect=equals(value if name != "exact_match" else 0.0))
+
+add = cases_for("metrics.count_confusion")
+add("no class (N, 0)", predicted_counts[:, :0], true_counts[:, :0], expect=error("predicted"))
+add("int8 counts", predicted_counts.to(torch.int8), true_counts.to(torch.int8),
+    expect=equals(same_call(predicted_counts, true_counts)))
+add("uint8 counts of 200 and 100", torch.tensor([[200]], dtype=torch.uint8),
+    torch.tensor([[100]], dtype=torch.uint8), expect=equals(torch.tensor([[[0, 100],
+                                                                             [0, 100]]])))
 
 # ======================================================================= models
 
@@ -1814,6 +1865,12 @@ add("non-contiguous images", strided(xs), expect=equals(same_call(xs)))
 add("channels_last images", channels_last(xs), expect=equals(same_call(xs)))
 add("(N, max_count + 1, classes) logits", xs,
     expect=equals((2, 4, 10), post=lambda logits: tuple(logits.shape)))
+for dtype in (torch.float16, torch.bfloat16, torch.float64):   # read in the weights' dtype
+    add(f"{str(dtype).removeprefix('torch.')} images", xs.to(dtype),
+        expect=equals(same_call(xs.to(dtype).float())))
+add("one image of 8x8, the smallest", xs[:1, :, :8, :8],
+    expect=equals((1, 4, 10), post=lambda logits: tuple(logits.shape)))
+add("no image", xs[:0], expect=equals((0, 4, 10), post=lambda logits: tuple(logits.shape)))
 
 add = cases_for("models.pretrained_resnet18")
 for label, bad in pick(bad_ints(1), "2.0", "0"):
@@ -1826,7 +1883,7 @@ add("classes a NumPy int, not pretrained", np.int64(3), pretrained=False,
 add = cases_for("models.pretrained_maskrcnn")  # bad arguments only: refused before building
 for label, bad in bad_flags():
     add(f"pretrained={label}", pretrained=bad, expect=error("pretrained"))
-for label, bad in [("3", 3), ("True", True), ("'2'", "2")]:
+for label, bad in [("3", 3), ("True", True), ("'2'", "2"), ("2.0", 2.0), ("0", 0)]:
     add(f"version={label}", pretrained=False, version=bad, expect=error("version"))
 
 # ==================================================================== instances
@@ -1914,6 +1971,119 @@ add("two names for label 5", rand(1, 6, 6), detections[0], class_names=("a", "b"
     expect=error("class_names"))
 add("scale 2", rand(1, 6, 6), detections[0], scale=2,
     expect=equals((3, 12, 12), post=lambda picture: tuple(picture.shape)))
+
+# issue 23: what each of instances' callables drew, counted or kept wrong without a word
+
+
+def replaced(found, **entries):
+    """A copy of a detections dict with some entries replaced."""
+    return {**found, **entries}
+
+
+three = {"boxes": torch.tensor([[0.0, 0, 4, 4], [1, 0, 4, 4], [6, 6, 9, 9]]),
+         "scores": torch.tensor([0.6, 0.9, 0.8]), "labels": torch.tensor([2, 5, 7]),
+         "masks": rand(3, 1, 10, 10)}
+nan_box = torch.tensor([[math.nan, 0, 4, 4], [1, 0, 4, 4], [6, 6, 9, 9]])
+inf_box = torch.tensor([[0.0, 0, math.inf, 4], [1, 0, 4, 4], [6, 6, 9, 9]])
+inverted_box = torch.tensor([[4.0, 4, 0, 0], [1, 0, 4, 4], [6, 6, 9, 9]])
+nan_scores = torch.tensor([math.nan, 0.9, 0.8])
+
+add = cases_for("instances.one_class_per_place")
+for label, bad in [("a NaN box", replaced(three, boxes=nan_box)),
+                   ("an infinite box", replaced(three, boxes=inf_box)),
+                   ("an inverted box", replaced(three, boxes=inverted_box)),
+                   ("a NaN score", replaced(three, scores=nan_scores)),
+                   ("4 labels for 3 boxes", replaced(three, labels=torch.tensor([2, 5, 7, 1]))),
+                   ("2 masks for 3 boxes", replaced(three, masks=rand(2, 1, 10, 10))),
+                   ("3 scores for no box", {"boxes": torch.zeros(0, 4),
+                                            "scores": torch.ones(3)})]:
+    add(f"detections with {label}", [bad], expect=error("detections"))
+add("three places, two overlapping: torchvision's nms", [three],
+    expect=equals([5, 7], post=lambda kept: kept[0]["labels"].tolist()))
+add("float16 boxes and scores", [replaced(three, boxes=three["boxes"].half(),
+                                          scores=three["scores"].half())],
+    expect=equals([5, 7], post=lambda kept: kept[0]["labels"].tolist()))
+add("non-contiguous boxes", [replaced(three, boxes=strided(three["boxes"]))],
+    expect=equals([5, 7], post=lambda kept: kept[0]["labels"].tolist()))
+add("no detection", [{"boxes": torch.zeros(0, 4), "scores": torch.zeros(0)}],
+    expect=equals(0, post=lambda kept: len(kept[0]["boxes"])))
+
+add = cases_for("instances.digit_counts")
+add("a NaN score", [replaced(three, scores=nan_scores)], score_threshold=0.5,
+    expect=error("detections"))
+add("label -1 below the threshold", [replaced(three, labels=torch.tensor([-1, 5, 7]))],
+    score_threshold=0.7, expect=error("detections"))
+add("labels (1, K)", [{"labels": torch.tensor([[1, 2]])}], expect=error("detections"))
+add("bool labels (background, digit 0)", [{"labels": torch.tensor([True, False, True])}],
+    expect=equals(torch.tensor([[2, 0, 0, 0, 0, 0, 0, 0, 0, 0]])))
+add("uint8 labels, non-contiguous", [{"labels": strided(torch.tensor([1, 3, 3],
+                                                                     dtype=torch.uint8))}],
+    expect=equals(torch.tensor([[1, 0, 2, 0, 0, 0, 0, 0, 0, 0]])))
+add("float16 scores", [replaced(three, scores=three["scores"].half())], score_threshold=0.7,
+    expect=equals(torch.tensor([[0, 0, 0, 0, 1, 0, 1, 0, 0, 0]])))
+
+add = cases_for("instances.draw_instances")
+for label, bad in [("label -1", replaced(three, labels=torch.tensor([-1, 5, 7]))),
+                   ("float labels", replaced(three, labels=torch.tensor([2.0, 5.0, 7.0]))),
+                   ("a NaN box", replaced(three, boxes=nan_box)),
+                   ("an inverted box", replaced(three, boxes=inverted_box)),
+                   ("masks (K, 2, H, W)", replaced(three, masks=rand(3, 2, 10, 10))),
+                   ("masks of logits", replaced(three, masks=randn(3, 1, 10, 10) * 3)),
+                   ("uint8 masks of 0/255", replaced(three, masks=(rand(3, 10, 10) > 0.5)
+                                                     .to(torch.uint8) * 255)),
+                   ("NaN masks", replaced(three, masks=torch.full((3, 1, 10, 10), math.nan))),
+                   ("a NaN score", replaced(three, scores=nan_scores)),
+                   ("4 labels for 3 boxes", replaced(three, labels=torch.tensor([2, 5, 7, 1]))),
+                   ("2 scores for 3 boxes", replaced(three, scores=torch.ones(2)))]:
+    add(f"detections with {label}", rand(1, 10, 10), bad, expect=error("detections"))
+for label, bad in [("0..255", rand(1, 10, 10) * 255), ("NaN", torch.full((1, 10, 10), math.nan)),
+                   ("negative", rand(1, 10, 10) - 1)]:
+    add(f"image {label}", bad, three, expect=error("image"))
+for label, bad in [("ints", list(range(11))), ("a str", "0123456789x"), ("None", None)]:
+    add(f"class_names {label}", rand(1, 10, 10), three, class_names=bad,
+        expect=error("class_names"))
+add("bool masks, float16 image, non-contiguous",
+    strided(rand(1, 10, 10)).half(), replaced(three, masks=three["masks"][:, 0] > 0.5),
+    expect=equals((3, 10, 10), post=lambda picture: tuple(picture.shape)))
+picture_10 = rand(1, 10, 10)
+add("masks of 0/1 probabilities equal bool masks", picture_10,
+    replaced(three, masks=(three["masks"] > 0.5).float()),
+    expect=equals(same_call(picture_10, replaced(three, masks=three["masks"] > 0.5))))
+
+add = cases_for("instances.scene_targets")
+bool_ids = ids_map > 0                  # the two instances as one object
+add("bool instances over two classes", bool_ids, torch.where(ids_map == 2, 7, sem_map),
+    expect=error("semantic"))
+add("bool instances over one class", bool_ids, torch.where(bool_ids, 4, 0), expect=equals(
+    [[1.0, 1, 6, 5]], post=lambda targets: targets["boxes"].tolist()))
+add("uint8 maps, non-contiguous", strided(ids_map.to(torch.uint8)),
+    strided(sem_map.to(torch.uint8)), expect=equals(same_call(ids_map, sem_map),
+                                                    post=lambda targets: targets["boxes"]))
+add("semantic -1 (int8)", ids_map, with_value(sem_map.to(torch.int8), -1),
+    expect=error("semantic"))
+add("an empty scene", torch.zeros(4, 4, dtype=torch.long), torch.zeros(4, 4, dtype=torch.long),
+    expect=equals(((0, 4), (0,), (0, 4, 4)), post=lambda targets: tuple(
+        tuple(targets[k].shape) for k in ("boxes", "labels", "masks"))))
+
+
+def fake_scenes(images):
+    """Something shaped like MNISTScenes: two 6x6 scenes with the given images."""
+    import types
+
+    maps = torch.zeros(2, 6, 6, dtype=torch.long)
+    maps[:, 1:3, 1:3] = 1
+    return types.SimpleNamespace(images=images, semantic=maps * 4, instances=maps)
+
+
+add = cases_for("instances.InstanceScenes")
+for label, bad in [("3 channels", rand(2, 3, 6, 6)), ("NaN", torch.full((2, 1, 6, 6), math.nan)),
+                   ("0..255 floats", rand(2, 1, 6, 6) * 255),
+                   ("uint8", (rand(2, 1, 6, 6) * 255).to(torch.uint8)),
+                   ("5 for 2 maps", rand(5, 1, 6, 6))]:
+    add(f"scenes with images {label}", Fresh(lambda bad=bad: fake_scenes(bad)),
+        expect=error("scenes"))
+add("two scenes", Fresh(lambda: fake_scenes(torch.ones(2, 1, 6, 6) * 0.5)),
+    expect=equals([[1.0, 1, 3, 3]], post=lambda dataset: dataset[1][1]["boxes"].tolist()))
 
 # ========================================================================= pets
 
@@ -2042,6 +2212,77 @@ for method in ("align", "pool"):
         method=method, expect=equals(same_call(crop_images.clone(), crop_boxes, size=4,
                                                method=method)))
 
+
+# issue 23: boxes that are no boxes, image indices that are no image, RoI Pool's far edges
+
+
+def pool_by_slicing(feature_map, image, box, size, scale):
+    """RoI max pooling of one box in pixel edges, by hand: the map cells round(x1 s) ..
+    round(x2 s) - 1 (C's rounding) max-pooled by torch's adaptive max pooling (roi_pool's
+    bins)."""
+    def cell(v):
+        return int(math.copysign(math.floor(abs(v) + 0.5), v))
+
+    x1, y1, x2, y2 = (v * scale for v in box)
+    rows = slice(cell(y1), max(cell(y2), cell(y1) + 1))
+    cols = slice(cell(x1), max(cell(x2), cell(x1) + 1))
+    return F.adaptive_max_pool2d(feature_map[image:image + 1, :, rows, cols], size)
+
+
+pool_map = rand(2, 2, 16, 16)
+add = cases_for("regions.crop_regions")
+for label, bad in [("NaN", math.nan), ("inf", math.inf), ("-inf", -math.inf)]:
+    add(f"boxes with a {label} coordinate", crop_images,
+        [torch.tensor([[1.0, 2.0, bad, 11.0]]), crop_boxes[1]], expect=error("boxes"))
+    add(f"(K, 5) boxes with a {label} coordinate", crop_images,
+        torch.tensor([[0.0, bad, 2.0, 9.0, 11.0]]), method="pool", expect=error("boxes"))
+for label, index in [("2, past the last", 2.0), ("-1", -1.0), ("0.5", 0.5), ("NaN", math.nan)]:
+    add(f"(K, 5) boxes, image index {label}", crop_images,
+        torch.tensor([[index, 1.0, 2.0, 9.0, 11.0]]), expect=error("boxes"))
+for scale, box in [(1.0, (4.0, 8.0, 12.0, 16.0)), (0.5, (3.0, 5.0, 21.0, 30.0)),
+                   (0.25, (5.0, 5.0, 13.0, 13.0))]:
+    side = int(16 / scale)
+    add(f"pool: box {box} at spatial_scale {scale}: its cells, no more", pool_map,
+        [torch.tensor([box]), torch.zeros(0, 4)], size=3, method="pool", spatial_scale=scale,
+        expect=equals(pool_by_slicing(pool_map, 0, box, 3, scale)))
+ink_past = torch.zeros(1, 1, 12, 12)
+ink_past[0, 0, :, 7] = ink_past[0, 0, 9, :] = 1.0
+add("pool: ink just past the far edges is not in the crop", ink_past,
+    [torch.tensor([[2.0, 3.0, 7.0, 9.0]])], size=5, method="pool",
+    expect=equals(torch.zeros(1, 1, 5, 5)))
+add("pool: a 4x4 box at size 4 is itself", ink_past + pool_map[:1, :1, :12, :12],
+    [torch.tensor([[2.0, 3.0, 6.0, 7.0]])], size=4, method="pool",
+    expect=equals((ink_past + pool_map[:1, :1, :12, :12])[:, :, 3:7, 2:6]))
+far_box = [torch.tensor([[257.3, 250.1, 301.7, 290.9]])]
+far_image = rand(1, 1, 320, 320)
+for dtype, atol in [(torch.float16, 5e-4), (torch.bfloat16, 4e-3)]:
+    add(f"{str(dtype).removeprefix('torch.')} images, boxes past 256", far_image.to(dtype),
+        far_box, size=6, expect=equals(ops_roi_align(far_image.to(dtype).float(), far_box, 6),
+                                       atol=atol))
+add("channels_last images", channels_last(crop_images), crop_boxes, size=4,
+    expect=equals(same_call(crop_images, crop_boxes, size=4)))
+add("no image, no boxes", torch.zeros(0, 3, 8, 8), [], size=5,
+    expect=equals(torch.zeros(0, 3, 5, 5)))
+add("float64 boxes for float32 images", crop_images, [b.double() for b in crop_boxes], size=4,
+    expect=equals(same_call(crop_images, crop_boxes, size=4)))
+
+add = cases_for("regions.square_boxes")
+for label, bad in [("NaN", math.nan), ("inf", math.inf)]:
+    add(f"boxes with a {label} coordinate", with_value(region_boxes, bad, 5),
+        expect=error("boxes"))
+
+add = cases_for("regions.majority_classes")
+add("labels with a gap (no region 2)", region_classes,
+    region_labels.where(region_labels != 2, 0), 10, expect=error("labels"))
+add("bool classes (2 classes)", region_classes > 0, region_labels, 2,
+    expect=equals(torch.tensor([1, 1, 1, 0])))
+
+add = cases_for("regions.region_boxes")
+add("bool labels: one region", region_mask.bool(), expect=equals(torch.tensor(
+    [[0.0, 0.0, 5.0, 4.0]])))
+
+add = cases_for("regions.count_classes")
+add("bool classes", torch.tensor([True, False, True]), 2, expect=equals(torch.tensor([1, 2])))
 add = cases_for("regions.count_classes")
 for label, bad in bad_indices(torch.tensor([1, 3, 3]), 10, full=True):
     add(f"classes {label}", bad, 10, expect=error("classes"))
@@ -2131,6 +2372,17 @@ for label, bad in [("a tensor", torch.zeros(2, 10)), ("None", None)]:
 add("a scene of ints", [[3, 7]], expect=error("digits_of_scenes"))
 for label, bad in pick(bad_ints(1), "2.0", "0"):
     add(f"classes={label}", two_scenes, classes=bad, expect=error("classes"))
+
+add = cases_for("scenes.digit_counts")          # issue 23: labels that are no digit
+for label, bad in [("-1", -1), ("10", 10), ("True", True), ("3.0", 3.0), ("None", None)]:
+    add(f"a Digit of label {label}", [[Digit(2, 0, 0, (0, 0, 1, 1)),
+                                       Digit(bad, 0, 0, (0, 0, 1, 1))]],
+        expect=error("digits_of_scenes"))
+add("a label past classes=3", [[Digit(5, 0, 0, (0, 0, 1, 1))]], classes=3,
+    expect=error("digits_of_scenes"))
+add("one scene's digits, not a list of scenes", two_scenes[0], expect=error("digits_of_scenes"))
+add("a NumPy int label, scenes as tuples", ((Digit(np.int64(4), 0, 0, (0, 0, 1, 1)),),),
+    expect=equals([[0, 0, 0, 0, 1, 0, 0, 0, 0, 0]], post=lambda counts: counts.tolist()))
 
 cases_for("scenes.Digit")("a record", 3, 1, 2, (10, 11, 20, 21),
                           expect=equals(3, post=lambda digit: digit.label))

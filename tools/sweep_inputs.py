@@ -11,11 +11,21 @@ Every case is classified as
   other than the reference;
 - handled right: returned the reference value;
 - hang: no answer within the time limit (--timeout, 30 s a case by default);
+- crash: the process died of a signal during the case (a segmentation fault in C code,
+  e.g. torchvision's roi_align on a NaN box before issue 23);
 - broken case: the table itself failed (should never happen).
 
 The cases run in a child process that imports coursekit from ``--root`` (first on
 sys.path) and the table from this repository; a case that hangs past the limit, even in
-C code, is recorded and the child restarted after it.
+C code, is recorded and the child restarted after it; so is a case that kills it.
+
+``--only`` may be given several times (a case runs when its id contains any of them), e.g.
+chapter 9's callables:
+
+    .venv/bin/python tools/sweep_inputs.py --root . --only regions. --only instances. \
+        --only metrics.count_confusion --only metrics.exact_match --only metrics.digit_ \
+        --only metrics.paired_bootstrap --only models.CountNet --only models.pretrained_mask \
+        --only scenes.digit_counts
 """
 
 import argparse
@@ -31,7 +41,7 @@ from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-CATEGORIES = ("clear error", "deep error", "silent wrong", "handled right", "hang",
+CATEGORIES = ("clear error", "deep error", "silent wrong", "handled right", "hang", "crash",
               "broken case")
 
 
@@ -50,12 +60,15 @@ def load_table():
 # ------------------------------------------------------------------------- the child
 
 
-def selected(table, only: str | None) -> list[int]:
-    """The indices of the cases whose id contains ``only`` (all without it)."""
-    return [i for i, case in enumerate(table.CASES) if not only or only in case.id]
+def selected(table, only) -> list[int]:
+    """The indices of the cases whose id contains ``only`` (a str, or a list of them: any
+    one; all cases without it)."""
+    only = [only] if isinstance(only, str) else list(only or [])
+    return [i for i, case in enumerate(table.CASES)
+            if not only or any(part in case.id for part in only)]
 
 
-def worker(root: str, start: int, timeout: float, only: str | None) -> None:
+def worker(root: str, start: int, timeout: float, only) -> None:
     """Run the selected cases from index ``start`` on, one JSON line per case on the
     original stdout."""
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
@@ -91,7 +104,7 @@ def _reader(stream, lines: queue.Queue) -> None:
     lines.put(None)
 
 
-def sweep(root: Path, timeout: float, only: str | None, log) -> tuple[dict, str]:
+def sweep(root: Path, timeout: float, only, log) -> tuple[dict, str]:
     """{case index: result} for every selected case, and the coursekit file the child
     imported."""
     env = dict(os.environ, COURSEKIT_FAST="1", MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1")
@@ -102,7 +115,8 @@ def sweep(root: Path, timeout: float, only: str | None, log) -> tuple[dict, str]
     while start < table_size:
         child = subprocess.Popen(
             [sys.executable, __file__, "--worker", "--root", str(root), "--start", str(start),
-             "--timeout", str(timeout)] + (["--only", only] if only else []),
+             "--timeout", str(timeout)] + [arg for part in (only or [])
+                                           for arg in ("--only", part)],
             stdout=subprocess.PIPE, stderr=log, text=True, cwd=REPO, env=env,
             start_new_session=True)
         lines: queue.Queue = queue.Queue()
@@ -114,14 +128,28 @@ def sweep(root: Path, timeout: float, only: str | None, log) -> tuple[dict, str]
             except queue.Empty:
                 line = "hung"
             if line is None or line == "hung":
-                os.killpg(child.pid, signal.SIGKILL)
+                died = child.poll() if line is None else None
+                if died is None and line is None:
+                    try:
+                        died = child.wait(timeout=5)
+                    except subprocess.TimeoutExpired:
+                        pass
+                try:
+                    os.killpg(child.pid, signal.SIGKILL)
+                except ProcessLookupError:    # it died alone: nothing of it is left
+                    pass
                 child.wait()
                 if current is None:
                     raise SystemExit(f"the child for {root} died before running a case")
-                results[current] = {"category": "hang" if line == "hung" else "deep error",
-                                    "passed": False, "seconds": None,
-                                    "detail": f"no answer within {timeout} s (killed)"
-                                    if line == "hung" else "the process died (a crash in C?)"}
+                if line == "hung":
+                    category, detail = "hang", f"no answer within {timeout} s (killed)"
+                elif died is not None and died < 0:
+                    category = "crash"
+                    detail = f"the process died of {signal.Signals(-died).name} (a crash in C)"
+                else:
+                    category, detail = "deep error", f"the process ended (exit status {died})"
+                results[current] = {"category": category, "passed": False, "seconds": None,
+                                    "detail": detail}
                 start = current + 1
                 break
             message = json.loads(line)
@@ -185,8 +213,9 @@ def main(argv=None) -> int:
     parser.add_argument("--timeout", type=float, default=30.0,
                         help="seconds per case (a widget replay takes about 10)")
     parser.add_argument("--log", type=Path, help="where the cases' own output goes")
-    parser.add_argument("--only", help="run only the cases whose id contains this text, "
-                        "e.g. 'metrics.' or 'uint8'")
+    parser.add_argument("--only", action="append",
+                        help="run only the cases whose id contains this text, e.g. "
+                        "'metrics.' or 'uint8'; several --only: any of them")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--start", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -200,7 +229,7 @@ def main(argv=None) -> int:
     with open(args.log or os.devnull, "w") as log:
         results, imported = sweep(root, args.timeout, args.only, log)
     if not results:
-        parser.error(f"--only: no case id contains {args.only!r}")
+        parser.error(f"--only: no case id contains any of {args.only!r}")
     summary = report(load_table(), results)
     summary = {"root": str(root), "coursekit": imported, **summary}
     print_table(summary, root, imported, time.perf_counter() - began)
