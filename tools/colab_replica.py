@@ -475,10 +475,65 @@ def dry_run(args) -> int:
     return 0 if ok else 1
 
 
+def unit_tests(args) -> int:
+    """The repository's unit tests (``args.tests``) in a fresh copy of the root: the course
+    installed as the first cell installs it, then pytest and ``args.tools`` on top."""
+    from coursekit import course
+    from tools.colab_rehearsal import clone_at_ref
+
+    root = build(args.root, pip_cache=args.pip_cache)
+    work = Path(tempfile.mkdtemp(prefix="colab-replica-tests-"))
+    try:
+        clone, head = clone_at_ref(work / "repository.git")
+        tree = work / "tree"
+        tree.mkdir()
+        archive = subprocess.run(["git", "-C", str(clone), "archive", course.REF],
+                                 capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+        with fresh_copy(root, work / "root") as merged:
+            for inside in ("srv/course.git", "srv/tree", "srv/data"):
+                (merged / inside).mkdir(parents=True, exist_ok=True)
+            binds = [(clone, "/srv/course.git", True), (tree, "/srv/tree", False)]
+            if args.data.is_dir():
+                binds.append((args.data, "/srv/data", True))
+            pip = [f"{VENV}/bin/python", "-m", "pip", "install", "-q", "--progress-bar", "off"]
+            spec = f"{course.DISTRIBUTION} @ git+file:///srv/course.git@{course.REF}"
+            before = bwrap(merged, [f"{VENV}/bin/python", "-m", "pip", "freeze"],
+                           capture=True).stdout.splitlines()
+            log(f"in the root at {head[:7]}: the course, then pytest {' '.join(args.tools)}")
+            bwrap(merged, [*pip, spec], binds=binds)
+            bwrap(merged, [*pip, "pytest", *args.tools], binds=binds)
+            after = bwrap(merged, [f"{VENV}/bin/python", "-m", "pip", "freeze"],
+                          capture=True).stdout.splitlines()
+            changed = sorted(set(before) - set(after))
+            log(f"of Colab's packages, pytest and the tools changed: {changed or 'none'}")
+            env = {"COURSEKIT_FAST": "1", "MPLBACKEND": "Agg", "COURSEKIT_DATA": "/srv/data"}
+            start = time.perf_counter()
+            done = bwrap(merged, [f"{VENV}/bin/python", "-m", "pytest", "-q", "-rfEs", "-p",
+                                  "no:cacheprovider", "-o", "addopts=", *args.tests],
+                         binds=binds, env=env, cwd="/srv/tree", capture=True, check=False)
+            seconds = time.perf_counter() - start
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(done.stdout[-5000:] + done.stderr[-2000:])
+    summary = (done.stdout.strip().splitlines() or ["(no output)"])[-1]
+    log(f"{'PASSED' if done.returncode == 0 else 'FAILED'}: {summary} ({seconds:.0f} s)")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps({
+            "commit": head[:7], "python": read_versions()[0], "tests": args.tests,
+            "tools": args.tools, "colab_packages_changed_by_the_tools": changed,
+            "status": "passed" if done.returncode == 0 else "failed", "summary": summary,
+            "failures": [line for line in done.stdout.splitlines()
+                         if line.startswith(("FAILED", "ERROR"))][:40],
+            "seconds": round(seconds, 1)}, indent=1) + "\n")
+    return done.returncode
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("build", "run", "dry-run"):
+    for name in ("build", "run", "dry-run", "unit-tests"):
         p = sub.add_parser(name)
         p.add_argument("--root", type=Path, default=DEFAULT_ROOT,
                        help="where the root is kept (default $COLAB_REPLICA_ROOT or "
@@ -491,6 +546,11 @@ def main(argv=None) -> int:
             p.add_argument("notebooks", nargs="*", help="book/NN-*.ipynb, exercises/NN-*.ipynb")
             p.add_argument("--all", action="store_true", help="every chapter and exercise")
             p.add_argument("--timeout", type=int, default=900, help="seconds per cell")
+        if name == "unit-tests":
+            p.add_argument("tests", nargs="+", help="test files, e.g. tests/test_widgets.py")
+            p.add_argument("--tools", nargs="*", default=[],
+                           help="more packages the tests need, e.g. scikit-learn")
+        if name in ("run", "unit-tests"):
             p.add_argument("--data", type=Path,
                            default=Path(os.environ.get("COURSEKIT_DATA",
                                                        Path.home() / "coursekit-data")),
@@ -510,6 +570,8 @@ def main(argv=None) -> int:
         if not args.notebooks and not args.all:
             parser.error("notebooks: name at least one notebook, or --all")
         return run(args)
+    if args.command == "unit-tests":
+        return unit_tests(args)
     return dry_run(args)
 
 

@@ -114,6 +114,21 @@ class ReplayWidget:
     """
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        bundle = self.widget._repr_mimebundle_()
+        bundle = widget_bundle(self.widget)
         bundle["text/html"] = self.replay()
         return bundle
+
+
+def widget_bundle(widget) -> dict:
+    """The mimebundle that shows ``widget`` live: ipywidgets 8 has ``_repr_mimebundle_``;
+    ipywidgets 7 (Colab's 7.7.1) sends the same data from ``_ipython_display_`` instead, so
+    it is written out here as 7.7.1 writes it (its plain text cut at 110 characters)."""
+    if hasattr(widget, "_repr_mimebundle_"):
+        return widget._repr_mimebundle_()
+    widget._handle_displayed()   # what 7.7.1's _ipython_display_ does after sending it
+    text = repr(widget)
+    bundle = {"text/plain": text[:110] + "…" if len(text) > 110 else text}
+    if widget._view_name is not None:
+        bundle["application/vnd.jupyter.widget-view+json"] = {
+            "version_major": 2, "version_minor": 0, "model_id": widget._model_id}
+    return bundle
