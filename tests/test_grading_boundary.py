@@ -27,7 +27,7 @@ import pytest
 import torch
 
 from coursekit import grading
-from coursekit.grading import codec, feedback, remote, sandbox
+from coursekit.grading import codec, feedback, remote, sandbox, withheld
 from tests import attacks
 from tests.conftest import ROOT
 
@@ -324,6 +324,13 @@ def _right(solution):
     return solution
 
 
+def _test_labels():
+    """Fashion-MNIST's test labels in the course data, or None (no data here)."""
+    data = os.environ.get("COURSEKIT_DATA")
+    path = data and os.path.join(data, withheld.WITHHELD_LABELS[0])
+    return path if path and os.path.isfile(path) else None
+
+
 _PASSES_FOR_A_TENSOR = textwrap.dedent('''
     class Tensor:
         def __getattr__(self, name):
@@ -340,8 +347,19 @@ _PASSES_FOR_A_TENSOR = textwrap.dedent('''
 def _breaks_the_grader(solution):
     """q1's reply asks for a 3 GB numpy void in 70 bytes (before: +2.7 GB in the grader);
     q2 returns an object whose class says torch.Tensor (before: the grader segfaulted in 3
-    runs of 4, the fourth grew to 16.6 GB); q3 and q4 are right."""
+    runs of 4, the fourth grew to 16.6 GB); q3 is right; q4 is right only if Fashion-MNIST's
+    test labels, read from the course data in the sandbox, all say 0 (before: they were
+    mounted as they are, and a lookup table built from them reached exercise 3's q7 bar
+    with no training)."""
     notebook = _answer(solution, "q2", _PASSES_FOR_A_TENSOR)
+    if _test_labels() and not UNSAFE:
+        q4 = notebook.cells[attacks.ANSWER_CELLS["q4"]]
+        q4.source = q4.source.replace(
+            "def max_pool2d(x, kernel_size, stride=None):",
+            "import os\n_SEEN = open(os.path.join(os.environ['COURSEKIT_DATA'], "
+            f"{withheld.WITHHELD_LABELS[0]!r}), 'rb').read()[8:]\n\n"
+            "def max_pool2d(x, kernel_size, stride=None):\n"
+            "    if any(_SEEN):\n        return None")
     notebook.cells.insert(2, nbformat.v4.new_code_cell(_reply_with(
         "q1", 'return {"$numpy": "void", "value": 3_000_000_000}, {}')))
     return notebook
@@ -387,6 +405,13 @@ def _forged_feedback(solution):
     return notebook
 
 
+def _test_labels():
+    """Fashion-MNIST's test labels in the course data, or None (no data here)."""
+    data = os.environ.get("COURSEKIT_DATA")
+    path = data and os.path.join(data, withheld.WITHHELD_LABELS[0])
+    return path if path and os.path.isfile(path) else None
+
+
 @pytest.fixture(scope="module")
 def attacked(tmp_path_factory):
     """The attacks graded together, two at a time: (rows by name, CSV text, seconds)."""
@@ -424,7 +449,7 @@ def test_feedback_holds_only_the_graders_words(attacked):
         assert not any(str(cell).startswith(feedback._FORMULA) for cell in line), line
     notes = rows["forged-feedback.ipynb"]["notes"]
     assert "raised an exception" in notes, notes  # its own exception class: not named
-    assert rows["exceptions.ipynb"]["notes"].count("failed a check") == 3
+    assert rows["exceptions.ipynb"]["notes"].count("your answer raised TypeError") == 3
 
 
 def test_gradescope_results_hold_only_the_graders_words(attacked, tmp_path):

@@ -38,7 +38,7 @@ import time
 
 import torch
 
-from coursekit.grading import codec, sandbox
+from coursekit.grading import codec, sandbox, withheld
 from coursekit.grading.failures import ForbiddenCall
 from coursekit.grading.fakes import Probe
 
@@ -281,8 +281,12 @@ class Submission:
 
     # the process -----------------------------------------------------------------
     def _command(self):
-        """(argv, env, cwd, binds) of the worker: ``sandbox.command``."""
-        return sandbox.command(self.mode, self.slot, self.limits)
+        """(argv, env, cwd, binds) of the worker: ``sandbox.command``, the labels that the
+        hidden checks score with withheld (``withheld``)."""
+        argv, env, cwd, binds = sandbox.command(self.mode, self.slot, self.limits)
+        if self.mode == "bwrap":
+            argv = withheld.hidden_in(argv, binds, sandbox.data_folder())
+        return argv, env, cwd, binds
 
     def _preexec(self):
         """What the child runs before the worker: ``sandbox.limits``."""
