@@ -269,11 +269,12 @@ def check_counts(value, name: str, ndim=None, dims: str | None = None,
 
 
 def check_boxes(value, name: str = "boxes", columns: int = 4, images: int | None = None,
-                wanted: str | None = None) -> torch.Tensor:
+                wanted: str | None = None, fits: torch.dtype | None = None) -> torch.Tensor:
     """``value`` if it is a float tensor (K, columns) of boxes whose last four columns are
     (x1, y1, x2, y2) in pixel edges: finite, x2 > x1 and y2 > y1 in every box. With
     ``images`` (and 5 columns) the first column is each box's image index, a whole number
-    in 0..images - 1 (torchvision's RoI format)."""
+    in 0..images - 1 (torchvision's RoI format). With ``fits``, every number must stay
+    finite in that dtype (float64 boxes of 1e300 are infinite in float32)."""
     wanted = wanted or f"(K, {columns}) boxes" + (
         " (x1, y1, x2, y2)" if columns == 4 else " (image index, x1, y1, x2, y2)")
     check_tensor(value, name, ndim=2, dims=f"(K, {columns})")
@@ -283,6 +284,10 @@ def check_boxes(value, name: str = "boxes", columns: int = 4, images: int | None
     if value.shape[1] != columns:
         raise ValueError(f"{name}: expected {wanted}, got {describe(value)}")
     check_finite(value, name)
+    if fits is not None and value.numel() and value.abs().max() > torch.finfo(fits).max:
+        raise ValueError(f"{name}: expected coordinates a {str(fits).removeprefix('torch.')} "
+                         f"can hold (up to {torch.finfo(fits).max:.3g}), got "
+                         f"{value.abs().max().item():.3g}")
     corners = value[:, -4:]
     if len(value) and ((corners[:, 2] <= corners[:, 0])
                        | (corners[:, 3] <= corners[:, 1])).any():
@@ -350,3 +355,11 @@ def check_names(value, name: str, at_least: int = 0) -> tuple:
     if len(value) < at_least:
         raise ValueError(f"{name}: expected at least {at_least} names, got {len(value)}")
     return tuple(value)
+
+
+def check_pixels(value: torch.Tensor, name: str, at_least: int = 1) -> torch.Tensor:
+    """``value`` (a tensor (..., H, W)) if H and W are both at least ``at_least``."""
+    if value.dim() < 2 or min(value.shape[-2:]) < at_least:
+        raise ValueError(f"{name}: expected at least {at_least}x{at_least} pixels, got "
+                         f"{describe(value)}")
+    return value

@@ -39,6 +39,7 @@ from coursekit._checks import (
     check_names,
     check_number,
     check_per_instance,
+    check_pixels,
     check_probabilities,
     check_tensor,
     check_unit_range,
@@ -189,10 +190,33 @@ def tiny_maskrcnn(num_classes: int = NUM_DIGITS + 1, width: int = 16, size: int 
         mask_predictor=MaskRCNNPredictor(channels, channels, num_classes))
 
 
-def _check_targets(targets, k: int):
+def _check_sample(sample, k: int, channels: int | None, num_classes: int | None) -> None:
+    """dataset[k] as ``InstanceScenes`` gives it: an image (C, H, W) float in [0, 1] with
+    the model's C channels, and targets: boxes (K, 4), labels (K,) 1..num_classes - 1,
+    masks (K, H, W) of the image's size."""
+    name = f"dataset[{k}]"
+    if not isinstance(sample, list | tuple) or len(sample) != 2:
+        raise TypeError(f"{name}: expected an (image, targets) pair, got {describe(sample)}")
+    image, targets = sample
+    check_tensor(image, f"{name} image", ndim=3, dims="(C, H, W)", kind="float")
+    if channels is not None and image.shape[0] != channels:
+        raise ValueError(f"{name} image: expected {channels} channel(s), as the model reads, "
+                         f"got {describe(image)}")
+    check_pixels(image, f"{name} image")
+    check_unit_range(image, f"{name} image")
     if not isinstance(targets, dict) or not {"boxes", "labels", "masks"} <= set(targets):
-        raise TypeError(f"dataset[{k}]: expected (image, targets) with targets a dict of "
+        raise TypeError(f"{name}: expected (image, targets) with targets a dict of "
                         f"boxes, labels and masks, got targets {describe(targets)}")
+    boxes = check_boxes(targets["boxes"], f"{name} targets['boxes']")
+    check_indices(targets["labels"], f"{name} targets['labels']", ndim=1, dims="(K,)",
+                  low=1, high=None if num_classes is None else num_classes - 1,
+                  wanted="labels", hint="; 0 is the background, not an object")
+    masks = check_tensor(targets["masks"], f"{name} targets['masks']", ndim=3,
+                         dims="(K, H, W)")
+    if masks.shape[-2:] != image.shape[-2:]:
+        raise ValueError(f"{name} targets['masks']: expected masks of the image's size "
+                         f"{tuple(image.shape[-2:])}, got {describe(masks)}")
+    check_per_instance(targets, f"{name} targets", len(boxes))
 
 
 def train_detector(model, dataset, steps: int, device="cpu", batch_size: int = 8,
@@ -202,9 +226,12 @@ def train_detector(model, dataset, steps: int, device="cpu", batch_size: int = 8
     dict of losses per step (the five Mask R-CNN losses and their sum, "loss", floats).
 
     model: a torchvision detection model (``tiny_maskrcnn``), left in training mode on
-    ``device``; dataset: (image, targets) pairs (``InstanceScenes``); steps, batch_size:
-    ints >= 1; lr: a float > 0; seed: an int >= 0, the order of the batches (the same
-    seed, the same batches); progress: a bool, a progress bar with the latest loss.
+    ``device``; dataset: (image, targets) pairs (``InstanceScenes``): images (C, H, W)
+    float in [0, 1] with the model's channels, targets with boxes (K, 4), labels (K,)
+    1..num_classes - 1 (any integer dtype) and masks (K, H, W), each drawn sample
+    checked; steps, batch_size: ints >= 1; lr: a float > 0; seed: an int >= 0, the order
+    of the batches (the same seed, the same batches); progress: a bool, a progress bar
+    with the latest loss.
     """
     model = check_module(model)
     if not (hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")):
@@ -218,7 +245,11 @@ def train_detector(model, dataset, steps: int, device="cpu", batch_size: int = 8
     seed = check_int(seed, "seed", low=0)
     progress = check_bool(progress, "progress")
     device = check_device(device)
-    _check_targets(dataset[0][1], 0)
+    channels = getattr(getattr(model, "transform", None), "image_mean", None)
+    channels = len(channels) if channels is not None else None
+    predictor = getattr(getattr(model, "roi_heads", None), "box_predictor", None)
+    num_classes = getattr(getattr(predictor, "cls_score", None), "out_features", None)
+    _check_sample(dataset[0], 0, channels, num_classes)
     model.to(device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps)
@@ -227,9 +258,13 @@ def train_detector(model, dataset, steps: int, device="cpu", batch_size: int = 8
     with tqdm(total=steps, desc="training", unit="step", disable=not progress) as bar:
         for _ in range(steps):
             picks = torch.randint(len(dataset), (batch_size,), generator=generator)
-            images, targets = collate([dataset[int(i)] for i in picks])
+            samples = [dataset[int(i)] for i in picks]
+            for i, sample in zip(picks.tolist(), samples, strict=True):
+                _check_sample(sample, i, channels, num_classes)
+            images, targets = collate(samples)
             images = [image.to(device) for image in images]
-            targets = [{key: value.to(device) for key, value in t.items()} for t in targets]
+            targets = [{key: (value.long() if key == "labels" else value).to(device)
+                        for key, value in t.items()} for t in targets]
             losses = model(images, targets)
             loss = sum(losses.values())
             if not torch.isfinite(loss):

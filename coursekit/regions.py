@@ -28,6 +28,7 @@ from coursekit._checks import (
     check_indices,
     check_int,
     check_number,
+    check_pixels,
     check_region_labels,
     check_tensor,
     describe,
@@ -134,11 +135,11 @@ def crop_regions(images: torch.Tensor, boxes, size: int = 28, method: str = "ali
                  spatial_scale: float = 1.0, sampling_ratio: int = 2) -> torch.Tensor:
     """The regions of images resampled to a fixed size: -> (K, C, size, size).
 
-    images: (N, C, H, W) float, images or feature maps; boxes: a list of N tensors (K_i,
-    4), the boxes of image i in the coordinates of the *image* (x1, y1, x2, y2) in pixel
-    edges (as from ``region_boxes``: x2 and y2 one past the last column and row), or one
-    (K, 5) tensor whose first column is the image index, a whole number 0..N - 1
-    (torchvision's format); every coordinate finite, x2 > x1 and y2 > y1. size: an int
+    images: (N, C, H, W) float, images or feature maps, H, W >= 1; boxes: a list of N
+    tensors (K_i, 4), the boxes of image i in the coordinates of the *image* (x1, y1, x2,
+    y2) in pixel edges (as from ``region_boxes``: x2 and y2 one past the last column and
+    row), or one (K, 5) tensor whose first column is the image index, a whole number
+    0..N - 1 (torchvision's format); every coordinate finite, x2 > x1 and y2 > y1. size: an int
     >= 1; method: "align" (``roi_align``: each output cell is the mean of
     ``sampling_ratio`` x ``sampling_ratio`` bilinear samples at exact, fractional
     positions) or "pool" (``roi_pool``: the box is rounded to whole cells of the map, cut
@@ -152,6 +153,7 @@ def crop_regions(images: torch.Tensor, boxes, size: int = 28, method: str = "ali
     float32 (box coordinates keep their precision) and the crops returned in their dtype.
     """
     check_tensor(images, "images", ndim=4, dims="(N, C, H, W)", kind="float")
+    check_pixels(images, "images")
     size = check_int(size, "size", low=1)
     method = check_choice(method, "method", METHODS)
     spatial_scale = check_number(spatial_scale, "spatial_scale", low=0, low_open=True)
@@ -162,12 +164,12 @@ def crop_regions(images: torch.Tensor, boxes, size: int = 28, method: str = "ali
             raise ValueError(f"boxes: expected one tensor of boxes per image "
                              f"({len(images)}), got {len(boxes)}")
         for i, image_boxes in enumerate(boxes):
-            check_boxes(image_boxes, f"boxes[{i}]")
+            check_boxes(image_boxes, f"boxes[{i}]", fits=work)
         rois = torch.cat([torch.zeros(0, 5, dtype=work, device=images.device)] + [
             torch.cat([torch.full((len(b), 1), i, dtype=work, device=images.device),
                        b.to(images.device, work)], 1) for i, b in enumerate(boxes)])
     else:
-        check_boxes(boxes, "boxes", columns=5, images=len(images),
+        check_boxes(boxes, "boxes", columns=5, images=len(images), fits=work,
                     wanted="a list of (K_i, 4) tensors or one (K, 5) tensor")
         rois = boxes.to(images.device, work)
     if method == "align":

@@ -1933,6 +1933,39 @@ for name, bad in [("steps", 0), ("batch_size", 1.5), ("lr", 0.0), ("seed", -1),
     add(f"{name}={bad!r}", Fresh(lambda: nn.Conv2d(1, 1, 1)), [(rand(1, 8, 8), {})],
         **arguments, expect=error(name))
 
+# issue 23: each drawn sample checked (before: errors from deep inside torchvision, or
+# training on 0..255 images and background labels without a word)
+square_mask = torch.zeros(1, 32, 32, dtype=torch.uint8)
+square_mask[0, 4:20, 4:20] = 1
+square_targets = {"boxes": torch.tensor([[4.0, 4.0, 20.0, 20.0]]),
+                  "labels": torch.tensor([3]), "masks": square_mask}
+square_image = rand(1, 32, 32)
+tiny_detector = Call("instances.tiny_maskrcnn", width=2, size=32)
+for label, sample in [
+        ("uint8 images", ((square_image * 255).to(torch.uint8), square_targets)),
+        ("3-channel images", (square_image.expand(3, -1, -1), square_targets)),
+        ("batched images", (square_image[None], square_targets)),
+        ("NaN images", (square_image * math.nan, square_targets)),
+        ("0..255 float images", (square_image * 255, square_targets)),
+        ("label 11 of 11 classes", (square_image, {**square_targets,
+                                                   "labels": torch.tensor([11])})),
+        ("label 0, the background", (square_image, {**square_targets,
+                                                    "labels": torch.tensor([0])})),
+        ("float labels", (square_image, {**square_targets, "labels": torch.tensor([3.0])})),
+        ("a NaN box", (square_image, {**square_targets,
+                                      "boxes": torch.tensor([[4.0, math.nan, 20, 20]])})),
+        ("masks of another size", (square_image, {**square_targets,
+                                                  "masks": square_mask[:, :16]})),
+        ("two labels for one box", (square_image, {**square_targets,
+                                                   "labels": torch.tensor([3, 4])})),
+        ("an image, not a pair", square_image)]:
+    add(f"dataset with {label}", tiny_detector, [sample], 1, progress=False,
+        expect=error("dataset"))
+add("uint8 labels: the same losses as int64", tiny_detector,
+    [(square_image, {**square_targets, "labels": torch.tensor([3], dtype=torch.uint8)})], 2,
+    batch_size=1, progress=False, expect=equals(same_call(tiny_detector, [(
+        square_image, square_targets)], 2, batch_size=1, progress=False)))
+
 detections = [{"boxes": torch.tensor([[0.0, 0, 4, 4], [1, 0, 4, 4]]),
                "scores": torch.tensor([0.6, 0.9]), "labels": torch.tensor([2, 5]),
                "masks": torch.zeros(2, 1, 6, 6)}]
@@ -2261,6 +2294,10 @@ for dtype, atol in [(torch.float16, 5e-4), (torch.bfloat16, 4e-3)]:
                                        atol=atol))
 add("channels_last images", channels_last(crop_images), crop_boxes, size=4,
     expect=equals(same_call(crop_images, crop_boxes, size=4)))
+add("images of 0x0 pixels", torch.zeros(2, 3, 0, 0), crop_boxes, expect=error("images"))
+add("float64 boxes of 1e300 for float32 images", crop_images,
+    [crop_boxes[0], torch.tensor([[0.0, 0.0, 1e300, 1e300]], dtype=torch.float64)],
+    expect=error("boxes"))
 add("no image, no boxes", torch.zeros(0, 3, 8, 8), [], size=5,
     expect=equals(torch.zeros(0, 3, 5, 5)))
 add("float64 boxes for float32 images", crop_images, [b.double() for b in crop_boxes], size=4,

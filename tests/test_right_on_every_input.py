@@ -364,6 +364,19 @@ def test_crop_regions_of_half_precision_images_keeps_box_precision(dtype):
                           else 5e-4)
 
 
+def test_crop_regions_refuses_images_of_no_pixel_and_boxes_float32_cannot_hold():
+    """Both crashed torchvision's roi_align (a segmentation fault) before."""
+    boxes = [torch.tensor([[1.0, 2.0, 9.0, 11.0]])]
+    with pytest.raises(ValueError, match="images: expected at least 1x1 pixels"):
+        regions.crop_regions(torch.zeros(1, 1, 0, 0), boxes, 4)
+    with pytest.raises(ValueError, match=r"boxes\[0\]: expected coordinates a float32 can"):
+        regions.crop_regions(torch.zeros(1, 1, 8, 8),
+                             [torch.tensor([[0.0, 0.0, 1e300, 1e300]], dtype=torch.float64)], 4)
+    float64 = regions.crop_regions(torch.ones(1, 1, 8, 8, dtype=torch.float64),
+                                   [torch.tensor([[0.0, 0.0, 4.0, 4.0]], dtype=torch.float64)], 2)
+    assert torch.equal(float64, torch.ones(1, 1, 2, 2, dtype=torch.float64))
+
+
 def test_crop_regions_of_no_image_is_no_crop():
     got = regions.crop_regions(torch.zeros(0, 3, 8, 8), [], 5)   # was torch.cat's error
     assert got.shape == (0, 3, 5, 5)
@@ -521,3 +534,48 @@ def test_count_confusion_refuses_counts_of_no_class():
 def test_pretrained_maskrcnn_version_is_an_int():
     with pytest.raises(TypeError, match="version: expected an int"):
         models.pretrained_maskrcnn(pretrained=False, version=2.0)     # was accepted
+
+
+def _one_scene():
+    ids = torch.zeros(32, 32, dtype=torch.long)
+    ids[4:20, 4:20] = 1
+    return torch.rand(1, 32, 32, generator=torch.Generator().manual_seed(0)), \
+        instances.scene_targets(ids, ids * 3)
+
+
+@pytest.mark.parametrize("change, error, message", [
+    (lambda image, t: ((image * 255).to(torch.uint8), t), TypeError,
+     r"dataset\[0\] image: expected a float"),
+    (lambda image, t: (image.expand(3, -1, -1), t), ValueError,
+     r"dataset\[0\] image: expected 1 channel"),
+    (lambda image, t: (image * math.nan, t), ValueError, r"dataset\[0\] image: expected finite"),
+    (lambda image, t: (image * 255, t), ValueError,
+     r"dataset\[0\] image: expected values in \[0, 1\]"),
+    (lambda image, t: (image, {**t, "labels": torch.tensor([11])}), ValueError,
+     r"dataset\[0\] targets\['labels'\]: expected labels 1..10"),
+    (lambda image, t: (image, {**t, "labels": torch.tensor([0])}), ValueError,
+     r"dataset\[0\] targets\['labels'\]: expected labels 1..10"),
+    (lambda image, t: (image, {**t, "masks": t["masks"][:, :16]}), ValueError,
+     r"dataset\[0\] targets\['masks'\]: expected masks of the image's size"),
+    (lambda image, t: image, TypeError, r"dataset\[0\]: expected an \(image, targets\) pair"),
+])
+def test_train_detector_refuses_samples_mask_rcnn_would_fail_on_or_learn_wrong(change, error,
+                                                                              message):
+    """Before: torchvision's own errors from deep inside (a 3-channel image: a convolution's
+    RuntimeError; label 11: an IndexError), a 'try a smaller lr' for a NaN image, and
+    0..255 images or a background label trained on without a word."""
+    image, targets = _one_scene()
+    with pytest.raises(error, match=message):
+        instances.train_detector(instances.tiny_maskrcnn(width=2, size=32),
+                                 [change(image, targets)], 1, progress=False)
+
+
+def test_train_detector_takes_uint8_labels_as_int64():
+    image, targets = _one_scene()
+    runs = []
+    for labels in (targets["labels"], targets["labels"].to(torch.uint8)):
+        torch.manual_seed(0)
+        model = instances.tiny_maskrcnn(width=2, size=32)
+        runs.append(instances.train_detector(model, [(image, {**targets, "labels": labels})],
+                                             2, batch_size=1, progress=False))
+    assert runs[0] == runs[1]
