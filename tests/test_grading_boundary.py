@@ -140,6 +140,8 @@ while True:
         break
     if header["op"] == "reset":
         codec.write_message(out, {"ok": True})
+    elif mode == "dies":     # every call ends the process
+        os._exit(3)
     elif mode == "raises":
         codec.write_message(out, {"error": {"type": "TypeError", "message": "bad operand"},
                                   "sync": [], "tripped": [], "watch": []})
@@ -199,6 +201,19 @@ def test_an_exception_in_an_answer_costs_only_that_call(fake):
             answer(1)
     assert submission.process is not None and submission.process.poll() is None
     assert submission.starts == 1 and submission.gone is None
+
+
+def test_an_answer_that_ends_its_process_costs_only_its_question(fake):
+    """Before: four starts of the notebook in all, so that from the fourth question whose
+    answer ended (or hung) the process, every later question got nothing, right or not."""
+    submission, answer = fake("dies")
+    for _ in range(6):  # six questions, each answer ending the process
+        submission.ensure()
+        submission.reset()
+        with pytest.raises(remote.SubmissionGone, match="its process ended"):
+            remote.Remote(submission, submission.generation, 1, None)()
+    submission.ensure()
+    assert submission.starts == 7
 
 
 def test_messages_nobody_asked_for_wait_in_a_queue_of_one(fake):

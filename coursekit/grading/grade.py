@@ -267,7 +267,7 @@ def _notes(outcome, points, extra=()):
     errors = list(dict.fromkeys(outcome["errors"]))  # distinct, in order
     if errors:
         notes.append(" | ".join(_shorten(error, 80) for error in errors[:3]))
-    notes += [_shorten(note) for note in extra]
+    notes += [_shorten(note) for note in dict.fromkeys(extra)]  # distinct, in order
     return "; ".join(notes)
 
 

@@ -258,6 +258,10 @@ class Submission:
     the first exception an answer raised, by its built-in name), never in the submission's."""
 
     MAX_STARTS = 4
+    """Runs of the notebook at most to get one ready process (each run skips the cells that
+    ended or hung the one before). A question that finds the process gone (its answer
+    ended or hung it) starts it again, within the submission's time limit, so that it costs
+    only that question."""
 
     def __init__(self, notebook, mode, slot, limits, cell_timeout, deadline, tripwires):
         self.notebook = notebook
@@ -387,7 +391,7 @@ class Submission:
 
     def start(self):
         """Run the notebook until the worker is ready; False when it cannot be had."""
-        while self.starts < self.MAX_STARTS:
+        for _ in range(self.MAX_STARTS):
             if time.monotonic() > self.deadline:
                 self.timed_out = True
                 return False
