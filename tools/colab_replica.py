@@ -156,7 +156,8 @@ def build(root: Path, versions=VERSIONS_FILE, pip_cache: Path | None = None) -> 
 
 @contextlib.contextmanager
 def fresh_copy(root: Path, where: Path):
-    """A copy-on-write copy of ``root`` (an overlay): writes go to ``where`` and vanish."""
+    """A copy-on-write copy of ``root`` (an overlay): writes go to ``where`` and vanish.
+    (The root is the lower layer: it must not change while the copy is mounted.)"""
     upper, work, merged = where / "upper", where / "work", where / "merged"
     for folder in (upper, work, merged):
         folder.mkdir(parents=True)
@@ -259,6 +260,11 @@ def run_inside(job: Path) -> int:
     problems = []
     if failed_at is not None:
         problems.append(result["error"])
+    for n, index in enumerate(code):   # errors a cell showed without failing (a display's)
+        for output in notebook.cells[index].get("outputs", []):
+            if output.get("output_type") == "error" and index != failed_at:
+                problems.append(f"cell {n + 1} of {len(code)} showed an error: "
+                                f"{output.get('ename')}: {output.get('evalue')}")
     if "pip" in result and result["pip"]["replaced"]:
         problems.append(f"the first cell replaced Colab's packages: {result['pip']['replaced']}")
     if failed_at is None and not result["coursekit_installed_by_the_first_cell"]:
@@ -305,7 +311,10 @@ def rehearse(root: Path, notebook: Path, label: str, work: Path, clone: Path, fi
                                               "checks_must_say": checks_must_say}))
     shutil.copyfile(Path(__file__), job / "colab_replica.py")
     start = time.perf_counter()
-    with fresh_copy(root, work / "root") as merged:
+    # the data root is writable, as Colab's disk is (ISBI 2012 is downloaded into it, chapter
+    # 3 writes there), but through an overlay of its own: the data prepared here stay as they are
+    with fresh_copy(root, work / "root") as merged, \
+            fresh_copy(data, work / "data") as data_copy:
         for inside in ("srv/course.git", "srv/data", "srv/job", "content"):
             (merged / inside).mkdir(parents=True, exist_ok=True)
         env = {"COURSEKIT_FAST": "1", "COURSEKIT_DATA": "/srv/data",
@@ -313,7 +322,7 @@ def rehearse(root: Path, notebook: Path, label: str, work: Path, clone: Path, fi
                "PIP_PROGRESS_BAR": "off", "MPLBACKEND": "agg"}
         done = bwrap(merged, [f"{VENV}/bin/python", "/srv/job/colab_replica.py", "inside",
                               "/srv/job"],
-                     binds=[(clone, "/srv/course.git", True), (data, "/srv/data", True),
+                     binds=[(clone, "/srv/course.git", True), (data_copy, "/srv/data", False),
                             (job, "/srv/job", False)],
                      env=env, cwd="/content", capture=True, check=False)
     result_file = job / "result.json"
@@ -323,9 +332,19 @@ def rehearse(root: Path, notebook: Path, label: str, work: Path, clone: Path, fi
         result = {"status": "failed",
                   "problems": [f"the run inside the root crashed (exit {done.returncode}): "
                                f"{(done.stdout + done.stderr)[-1500:]}"]}
-    result = {"notebook": label, **result, "wall_seconds": round(time.perf_counter() - start, 1)}
+    result = {"notebook": label, "commit": clone_commit(clone), **result,
+              "wall_seconds": round(time.perf_counter() - start, 1)}
     shutil.rmtree(job, ignore_errors=True)
     return result
+
+
+def clone_commit(clone: Path) -> str:
+    """The commit the clone's tag ``REF`` names (what a run rehearses), short."""
+    from coursekit import course
+
+    return subprocess.run(["git", "-C", str(clone), "rev-parse", "--short=7",
+                           f"{course.REF}^{{commit}}"], capture_output=True, text=True,
+                          check=True).stdout.strip()
 
 
 def solution_notebooks(chapters, folder: Path) -> dict:
@@ -420,6 +439,12 @@ def _write(out: Path, head, python, results, root):
     from coursekit import course
 
     freeze = (root / "colab-freeze.txt").read_text().splitlines()
+    if out.is_file():   # keep the other notebooks' last results (each names its commit)
+        ran = {r["notebook"] for r in results}
+        earlier = json.loads(out.read_text())
+        for r in earlier.get("results", []):
+            r.setdefault("commit", earlier.get("commit"))
+        results = [r for r in earlier.get("results", []) if r["notebook"] not in ran] + results
     summary = {
         "ref": course.REF, "commit": head[:7], "python": python,
         "colab_versions": [line for line in read_versions()[1]],

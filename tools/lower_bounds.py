@@ -26,7 +26,10 @@ import sys
 import time
 from pathlib import Path
 
-import tomllib
+try:
+    import tomllib
+except ImportError:  # Python 3.10 (the oldest the package claims): the same parser, as tomli
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ENV = Path(os.environ.get("LOWER_BOUNDS_ENV",
@@ -133,7 +136,7 @@ def main(argv=None) -> int:
                                      "python_version())"], capture_output=True, text=True,
                                     check=True).stdout.strip()
     command = [str(exe), "-m", "pytest", "tests", "-o", "addopts=", "-p", "no:cacheprovider",
-               "-q", "-rs", *(f"--ignore={path}" for path in LEFT_OUT), *args.pytest_args]
+               "-q", "-rfEs", *(f"--ignore={path}" for path in LEFT_OUT), *args.pytest_args]
     log(f"running the unit tests on Python {python_version} with "
         + ", ".join(f"{_name(p)} {got.get(_name(p).lower(), '?')}" for p in pins))
     env = {**os.environ, "COURSEKIT_FAST": "1", "MPLBACKEND": "Agg"}
