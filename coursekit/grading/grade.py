@@ -280,12 +280,13 @@ def _number(value):
 def _print_table(rows, points):
     """A short table of the scores, one line per submission."""
     columns = ["submission", *points, "total", "status"]
-    width = max(len("submission"), *(len(row["submission"]) for row in rows))
+    names = {id(row): feedback.one_line(row["submission"], 80) for row in rows}
+    width = max(len("submission"), *(len(name) for name in names.values()))
     print(f"{'submission':<{width}}  " + "  ".join(f"{c:>5}" for c in columns[1:-1])
           + "  status")
     for row in rows:
         scores = "  ".join(f"{_number(row[c]):>5}" for c in columns[1:-1])
-        print(f"{row['submission']:<{width}}  {scores}  {row['status']}")
+        print(f"{names[id(row)]:<{width}}  {scores}  {row['status']}")
     print(f"(out of {_number(sum(points.values()))}; notes in the CSV)")
 
 
@@ -397,7 +398,8 @@ def grade(submissions_dir, chapter, out_csv, timeout=600, jobs=1, autograder=Non
                 with open(cell_log, "a") as log:
                     log.write(json.dumps({"submission": row["submission"],
                                           "cells": row["said"]}) + "\n")
-        print(f"{row['submission']}: {row['status']}, {_number(row['total'])} points "
+        print(f"{feedback.one_line(row['submission'], 200)}: {row['status']}, "
+              f"{_number(row['total'])} points "
               f"({time.monotonic() - start:.0f} s)", flush=True)
         return row
 

@@ -65,19 +65,20 @@ _ERROR_CLASSES = {}
 
 
 def _exception(error):
-    """A local exception for one the student's code raised: same name and message, no
-    object of theirs (and never their exception class)."""
+    """A local exception for one the student's code raised: a built-in one of the same name
+    (also a RemoteError), else a RemoteError; its message; no object of theirs, never their
+    exception class, and no new class for each name they make up."""
     name = str(error.get("type", "Error"))[:60]
     message = str(error.get("message", ""))[:1000]
     if name == "ForbiddenCall":
         return ForbiddenCall(message)
     if name == "StopIteration":
         return StopIteration()
-    if not name.isidentifier():
-        name = "Error"
+    base = _BUILTIN_ERRORS.get(name)
+    if base is None:
+        return RemoteError(message)
     if name not in _ERROR_CLASSES:
-        base = _BUILTIN_ERRORS.get(name)
-        _ERROR_CLASSES[name] = type(name, (base, RemoteError) if base else (RemoteError,), {})
+        _ERROR_CLASSES[name] = type(name, (base, RemoteError), {})
     return _ERROR_CLASSES[name](message)
 
 
