@@ -229,21 +229,6 @@ def _mounts_of_type(kind):
     return found
 
 
-def _sweep(parent):
-    """Remove groups of graders that are gone (``coursekit-<pid>`` of a dead pid)."""
-    with contextlib.suppress(OSError):
-        for entry in os.scandir(parent):
-            name = entry.name
-            if name.startswith("coursekit-") and name[10:].isdigit() and not Path(
-                    f"/proc/{name[10:]}").exists():
-                for child in os.scandir(entry.path):
-                    if child.is_dir():
-                        with contextlib.suppress(OSError):
-                            os.rmdir(child.path)
-                with contextlib.suppress(OSError):
-                    os.rmdir(entry.path)
-
-
 def _try_v2(own):
     mounts = _mounts_of_type("cgroup2")
     if not mounts or "0" not in own:
@@ -255,13 +240,14 @@ def _try_v2(own):
         if not {"memory", "pids"} <= available:
             return None, (f"cgroup v2 at {root} offers {sorted(available) or 'no controllers'}"
                           ", not memory and pids")
-    try:
+    base = parent / f"coursekit-{os.getpid()}"
+    try:  # a group with processes of its own cannot share out controllers: EBUSY
         _write(parent / "cgroup.subtree_control", "+memory +pids")
-        _sweep(parent)
-        base = parent / f"coursekit-{os.getpid()}"
         base.mkdir(exist_ok=True)
         _write(base / "cgroup.subtree_control", "+memory +pids")
     except OSError as error:
+        with contextlib.suppress(OSError):
+            base.rmdir()
         return None, f"cgroup v2 at {parent} cannot be used: {error.strerror}"
     return _Cgroups(2, {"v2": base}), ""
 
@@ -275,7 +261,6 @@ def _try_v1(own):
             return None, f"no cgroup v1 {controller} controller"
         parent = mount / own[controller].lstrip("/")
         try:
-            _sweep(parent)
             base = parent / f"coursekit-{os.getpid()}"
             base.mkdir(exist_ok=True)
         except OSError as error:
