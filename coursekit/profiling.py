@@ -513,13 +513,18 @@ def make_variant(model, example, variant: str = "eager", device="cpu"):
         torch._dynamo.reset()
         net = torch.compile(net)
 
+    # Autocast keeps the weights it casts for the rest of its block; inside a CUDA graph
+    # those copies would be freed while the graph still reads them (PyTorch's CUDA-graph
+    # notes ask for cache_enabled=False).
+    cache = "cudagraph" not in parts
+
     def run(x):
         if x.dim() == 4:
             x = x.contiguous(memory_format=layout)
         with torch.inference_mode():
             if dtype is None:
                 return net(x).float()
-            with torch.autocast(device.type, dtype=dtype):
+            with torch.autocast(device.type, dtype=dtype, cache_enabled=cache):
                 return net(x).float()
 
     if "cudagraph" in parts:
