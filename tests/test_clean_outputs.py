@@ -40,6 +40,19 @@ PATHS_NOT_YET = {
 """Notebooks known to show a path of the machine (strict xfail, as NOT_YET)."""
 
 
+EXCEPTION_TEXT = re.compile(r"\b(\w+(?:Error|Exception)):|\[Errno -?\d+\]|Traceback \(most recent")
+"""An exception's own words in an output: a reader should get a sentence written for them."""
+
+EXCEPTION_TEXT_NOT_YET = {
+    path: "issue 22: the offline messages of the pretrained-weight and Oxford-IIIT Pet "
+          "helpers quote the exception (URLError: <urlopen error [Errno -2] ...>); the "
+          "chapter is re-run once they are written for a reader"
+    for path in ("book/03-cnn-classifier.ipynb", "book/04-fcn.ipynb", "book/05-unet.ipynb",
+                 "book/09b-instances-and-next.ipynb")
+}
+"""Chapters known to show an exception's text (strict xfail, as NOT_YET)."""
+
+
 def ids(path):
     return str(path.relative_to(ROOT))
 
@@ -73,10 +86,30 @@ def test_no_path_of_the_machine_in_any_output(path):
                 f"{found.group(0)!r}: ...{text[max(0, found.start() - 80):found.end() + 80]}...")
 
 
+def fenced_lines(markdown):
+    """The lines inside the text's fenced code blocks (```), which the book sets in the
+    same monospace column as code."""
+    inside, lines = False, []
+    for line in markdown.splitlines():
+        if line.lstrip().startswith("```"):
+            inside = not inside
+        elif inside:
+            lines.append(line)
+    return lines
+
+
+def test_fenced_lines_are_the_lines_of_code_blocks_only():
+    text = "a long line of prose " * 9 + "\n```bash\nmake test\n```\nmore\n```\nx = 1\n```"
+    assert fenced_lines(text) == ["make test", "x = 1"]
+
+
 def overlong(path):
     notebook = nbformat.read(path, as_version=4)
     long = []
     for number, cell in enumerate(notebook.cells):
+        if cell.cell_type == "markdown":
+            long += [f"cell {number}, code block in the text ({len(line)}): {line}"
+                     for line in fenced_lines(cell.source) if len(line) > COLUMN]
         if cell.cell_type != "code":
             continue
         for line in cell.source.splitlines():
@@ -111,3 +144,43 @@ def test_the_machine_path_pattern_catches_what_it_should():
         assert MACHINE_PATHS.search(bad), bad
     for fine in ["$COURSEKIT_DATA/MNIST", "data root: $COURSEKIT_DATA", "https://example.org/a/b"]:
         assert not MACHINE_PATHS.search(fine), fine
+
+
+def exception_texts(path):
+    """Outputs that quote an exception, except one the cell catches by name and prints on
+    purpose (``except ValueError as error: print("ValueError:", error)``)."""
+    notebook = nbformat.read(path, as_version=4)
+    found = []
+    for number, cell in enumerate(notebook.cells):
+        if cell.cell_type != "code":
+            continue
+        for kind, text in output_texts(cell):
+            for match in EXCEPTION_TEXT.finditer(text):
+                name = match.group(1)
+                if kind != "error" and name and re.search(rf"except\b[^:]*\b{name}\b",
+                                                          cell.source):
+                    continue
+                context = text[max(0, match.start() - 60):match.end() + 60]
+                found.append(f"cell {number} ({kind}): ...{context}...")
+    return found
+
+
+@pytest.mark.parametrize("path", known(CHAPTERS, EXCEPTION_TEXT_NOT_YET), ids=ids)
+def test_no_exception_text_in_any_output(path):
+    found = exception_texts(path)
+    assert not found, (f"{ids(path)} shows an exception's own text where a reader should get "
+                       "a sentence:\n" + "\n".join(found[:6]))
+
+
+def test_exception_text_is_found_unless_caught_on_purpose(tmp_path):
+    notebook = nbformat.v4.new_notebook()
+    shown = nbformat.v4.new_code_cell("try:\n    f()\nexcept ValueError as error:\n"
+                                      "    print('ValueError:', error)")
+    shown.outputs = [nbformat.v4.new_output("stream", text="ValueError: images: bad\n")]
+    leaked = nbformat.v4.new_code_cell("weights = download()")
+    leaked.outputs = [nbformat.v4.new_output(
+        "stream", text="not available (URLError: <urlopen error [Errno -2] Name>)\n")]
+    notebook.cells = [shown, leaked]
+    nbformat.write(notebook, tmp_path / "n.ipynb")
+    found = exception_texts(tmp_path / "n.ipynb")
+    assert len(found) == 2 and all(line.startswith("cell 1 ") for line in found)
