@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from coursekit._checks import check_choice, check_int, check_optional_int, check_tensor, describe
-from coursekit.models import download_quietly
+from coursekit.models import download_failure, download_quietly
 
 VARIANTS = ("32s", "16s", "8s")
 
@@ -165,9 +165,9 @@ def pretrained_fcn_resnet50(num_classes: int | None = None):
         model = download_quietly(lambda: fcn_resnet50(weights=FCN_ResNet50_Weights.DEFAULT))
     except Exception as error:  # no internet: URLError, socket errors, ...
         raise RuntimeError(
-            "fcn_resnet50's pretrained weights could not be downloaded "
-            f"({type(error).__name__}: {error}). They need the internet: run this in "
-            "Colab or online; the rest of the chapter does not need them.") from None
+            f"fcn_resnet50's pretrained weights could not be downloaded: "
+            f"{download_failure(error)}. They need the internet: run this in Colab or "
+            "online; the rest of the chapter does not need them.") from None
     if num_classes is not None:
         model.classifier[4] = nn.Conv2d(512, num_classes, 1)
         model.aux_classifier = None

@@ -267,6 +267,28 @@ def download_quietly(make):
         return make()
 
 
+def download_failure(error: BaseException) -> str:
+    """Why a download failed, in a reader's words (no exception text): "there is no
+    internet connection here", "the server answered 404", "it timed out", ..."""
+    import socket
+    import urllib.error
+
+    if not isinstance(error, BaseException):
+        raise TypeError(f"error: expected an exception, got {describe(error)}")
+    cause = error.reason if isinstance(error, urllib.error.URLError) else error
+    if isinstance(error, urllib.error.HTTPError):
+        return f"the server answered {error.code} ({error.msg or 'no reason given'})"
+    if isinstance(cause, socket.gaierror):
+        return "there is no internet connection here (the server's name could not be looked up)"
+    if isinstance(cause, TimeoutError | socket.timeout):
+        return "the download timed out"
+    if isinstance(cause, ConnectionError):
+        return "the connection to the server was refused or broken"
+    if isinstance(cause, OSError) and cause.strerror:
+        return f"it could not be fetched or saved ({cause.strerror.lower()})"
+    return "it could not be downloaded"
+
+
 def _pretrained_or_random(name: str, make_pretrained, make_random, pretrained: bool,
                          caveat: str = "") -> tuple[nn.Module, bool]:
     """(model, loaded): ``make_pretrained()`` (downloading its weights, quietly) when
@@ -276,10 +298,10 @@ def _pretrained_or_random(name: str, make_pretrained, make_random, pretrained: b
         try:
             return download_quietly(make_pretrained), True
         except Exception as error:  # no internet: URLError, socket errors, ...
-            message = (f"Pretrained {name} weights are not available here "
-                       f"({type(error).__name__}: {str(error)[:120]}). Continuing WITHOUT "
-                       f"them: a randomly initialised {name}{', ' + caveat if caveat else ''}"
-                       ". In Colab (online) the weights download by themselves.")
+            message = (f"The pretrained {name} weights could not be downloaded: "
+                       f"{download_failure(error)}. This cell goes on with a randomly "
+                       f"initialised {name} instead{', ' + caveat if caveat else ''}. In "
+                       "Colab (online) the weights download by themselves.")
             print(textwrap.fill(message, width=88))       # the book's column
     return make_random(), False
 

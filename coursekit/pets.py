@@ -17,6 +17,7 @@ from coursekit import setup
 from coursekit._checks import check_bool, check_choice, check_int, describe
 from coursekit.data import DataNotFoundError
 from coursekit.joint_transforms import resize
+from coursekit.models import download_failure
 
 CLASS_NAMES = ("background", "pet")
 IGNORE = 255  # the trimap's uncertain border
@@ -65,9 +66,10 @@ def oxford_pet(split: str = "trainval", size: int = 128, root=None, download: bo
         pets = datasets.OxfordIIITPet(root, split=split, target_types="segmentation",
                                       download=download)
     except Exception as error:  # no internet, or not on disk with download=False
+        why = download_failure(error) if download else "it is not on disk (download=False)"
         raise DataNotFoundError(
-            f"Oxford-IIIT Pet is not available here ({type(error).__name__}: "
-            f"{str(error)[:120]}).\nSearched: {place}\n"
+            f"Oxford-IIIT Pet is not available here: {why}.\n"
+            f"Searched: {place}\n"
             "Fix: run this in Colab or online, where torchvision downloads it (about 800 MB); "
             "the course keeps no offline copy.") from None
     return PetSegmentation(pets, size)

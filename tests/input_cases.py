@@ -1768,6 +1768,15 @@ add = cases_for("models.download_quietly")
 add("make None", None, expect=error("make"))
 add("a constructor: its result", lambda: [1, 2], expect=equals([1, 2]))
 
+add = cases_for("models.download_failure")
+add("error a str", "offline", expect=error("error"))
+add("error None", None, expect=error("error"))
+add("error the class, not an instance", OSError, expect=error("error"))
+add("a refused connection", ConnectionRefusedError(111, "Connection refused"),
+    expect=equals("the connection to the server was refused or broken"))
+add("an OSError without words", OSError(), expect=equals("it could not be downloaded"))
+add("KeyboardInterrupt", KeyboardInterrupt(), expect=equals("it could not be downloaded"))
+
 add = cases_for("models.check_images")
 im28 = rand(2, 1, 28, 28)
 for label, bad in bad_images(im28):

@@ -1,3 +1,6 @@
+import socket
+import urllib.error
+
 import numpy as np
 import pytest
 import torch
@@ -107,7 +110,7 @@ def test_resnet18_offline_says_so_and_continues(monkeypatch, capsys):
                         no_internet)
     model, loaded = models.pretrained_resnet18(classes=10)
     assert loaded is False and model.fc.out_features == 10
-    assert "Continuing WITHOUT them" in " ".join(capsys.readouterr().out.split())
+    assert "goes on with a randomly initialised" in " ".join(capsys.readouterr().out.split())
 
 
 def test_normalize_layer_matches_data_normalize():
@@ -175,3 +178,40 @@ def test_fit_with_amp_on_a_cpu_runs_in_bfloat16_and_learns():
     history = train.fit(model, loader, optimizer, 2, "cpu", amp=True)
     assert seen[0] == torch.bfloat16
     assert history[-1]["loss"] < history[0]["loss"]
+
+
+@pytest.mark.parametrize("error, reason", [
+    (urllib.error.URLError(socket.gaierror(-2, "Name or service not known")),
+     "there is no internet connection here"),
+    (urllib.error.HTTPError("https://x", 404, "Not Found", {}, None),
+     "the server answered 404 (Not Found)"),
+    (urllib.error.URLError(TimeoutError("timed out")), "the download timed out"),
+    (ConnectionResetError(104, "Connection reset by peer"),
+     "the connection to the server was refused or broken"),
+    (OSError(28, "No space left on device"),
+     "it could not be fetched or saved (no space left on device)"),
+    (RuntimeError("File not found or corrupted."), "it could not be downloaded"),
+])
+def test_a_failed_download_is_said_in_a_readers_words(error, reason):
+    said = models.download_failure(error)
+    assert said.startswith(reason)
+    assert "Error" not in said and "Errno" not in said and "urlopen" not in said
+
+
+def test_download_failure_refuses_what_is_not_an_exception():
+    with pytest.raises(TypeError, match="error: expected an exception, got"):
+        models.download_failure("offline")
+
+
+def test_offline_messages_quote_no_exception(monkeypatch, capsys):
+    import torchvision.models.resnet as resnet
+
+    def no_internet(self, *args, **kwargs):
+        raise urllib.error.URLError(socket.gaierror(-2, "Name or service not known"))
+
+    monkeypatch.setattr(resnet.ResNet18_Weights.IMAGENET1K_V1.__class__, "get_state_dict",
+                        no_internet)
+    models.pretrained_resnet18(classes=10)
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "could not be downloaded: there is no internet connection here" in printed
+    assert "URLError" not in printed and "Errno" not in printed
