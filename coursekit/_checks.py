@@ -363,3 +363,13 @@ def check_pixels(value: torch.Tensor, name: str, at_least: int = 1) -> torch.Ten
         raise ValueError(f"{name}: expected at least {at_least}x{at_least} pixels, got "
                          f"{describe(value)}")
     return value
+
+
+def check_weights(value, name: str, ndim=None, dims: str | None = None) -> torch.Tensor:
+    """``value`` if it is a float tensor of weights (per class, per pixel): finite and
+    >= 0."""
+    check_tensor(value, name, ndim=ndim, dims=dims, kind="float")
+    check_finite(value, name)
+    if value.numel() and value.min() < 0:
+        raise ValueError(f"{name}: expected weights >= 0, got {value.min().item():g}")
+    return value
