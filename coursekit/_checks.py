@@ -373,3 +373,34 @@ def check_weights(value, name: str, ndim=None, dims: str | None = None) -> torch
     if value.numel() and value.min() < 0:
         raise ValueError(f"{name}: expected weights >= 0, got {value.min().item():g}")
     return value
+
+
+def check_spacing(value, name: str = "spacing", dims: int = 2) -> tuple:
+    """``value`` as a tuple of ``dims`` floats, the size of a pixel along each axis in
+    array order ((row height, column width) for (H, W) images): one positive number for
+    square pixels, or a sequence of ``dims`` positive numbers (finite)."""
+    wanted = f"a number > 0 or {dims} numbers > 0 (one per axis)"
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return (check_number(value, name, low=0, low_open=True),) * dims
+    if isinstance(value, str | bytes | bool) or not hasattr(value, "__len__"):
+        raise TypeError(f"{name}: expected {wanted}, got {describe(value)}")
+    if len(value) != dims or getattr(value, "ndim", 1) != 1:
+        raise ValueError(f"{name}: expected {wanted}, got {describe(value)}")
+    return tuple(check_number(v.item() if hasattr(v, "item") else v, name, low=0,
+                              low_open=True) for v in value)
+
+
+def check_class_probabilities(value, name: str, dims: str | None = None) -> torch.Tensor:
+    """``value`` if it holds probabilities over classes along dim 1 ((N, C) or
+    (N, C, H, W), as ``softmax(dim=1)`` gives them): finite, in [0, 1] and summing to 1
+    over the classes, up to the rounding of its dtype (10 times its machine epsilon,
+    at least 1e-4: float16 sums stray by about 1e-3)."""
+    check_probabilities(value, name, dims=dims)
+    if value.dim() >= 2 and value.numel():
+        tolerance = max(1e-4, 10 * torch.finfo(value.dtype).eps)
+        stray = (value.double().sum(1) - 1).abs().max().item()
+        if stray > tolerance:
+            raise ValueError(f"{name}: expected probabilities that sum to 1 over the classes "
+                             f"(dim 1), found sums off by up to {stray:.3g}; for logits take "
+                             ".softmax(dim=1) first")
+    return value
