@@ -7,7 +7,8 @@ The 30 test slices come without labels, so the course holds out the last
 contiguous block, because neighbouring slices of the stack look alike.
 
 Training uses random crops with flips and quarter turns (``MembraneCrops``);
-``predict_tiled`` segments a whole slice tile by tile.
+``predict_tiled`` segments a whole slice tile by tile. ``weight_map`` makes the U-Net
+paper's pixel weights, heavy on the thin membranes between neighbouring cells.
 
 torchvision does not provide this data set, so the course repository carries it as one
 archive, ``datasets/isbi2012-membrane.tar.gz`` (attribution and citation in
@@ -27,10 +28,19 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from scipy import ndimage
 from torch.utils.data import Dataset
 
 from coursekit import course, setup
-from coursekit._checks import check_choice, check_int, check_tensor, describe
+from coursekit._checks import (
+    check_choice,
+    check_indices,
+    check_int,
+    check_number,
+    check_tensor,
+    check_weights,
+    describe,
+)
 from coursekit.data import DataNotFoundError
 from coursekit.joint_transforms import RandomCropFlipRotate
 
@@ -130,6 +140,123 @@ def load(split: str = "train", root=None) -> tuple[torch.Tensor, torch.Tensor]:
         images.append(torch.from_numpy(image).float()[None] / 255)
         labels.append(torch.from_numpy(label > 127).long())
     return torch.stack(images), torch.stack(labels)
+
+
+# ============================================================ the U-Net paper's weight map
+
+CELL_CONNECTIVITY = ndimage.generate_binary_structure(2, 1)
+"""Cells are 4-connected: two interior pixels that touch only at a corner are two cells.
+A membrane drawn one pixel wide along a diagonal leaves its two sides touching at the
+corners; 8-connectivity would join them across it into one cell."""
+BORDER_TOLERANCE = 1e-6
+"""``weight_map`` leaves out border terms smaller than this (see ``_border_reach``)."""
+
+
+def _cells(label: np.ndarray) -> tuple[np.ndarray, int]:
+    """The cells of one label map (H, W) (1 = cell interior, 0 = membrane): (H, W) int32,
+    0 on the membrane and 1..K on the K connected regions of the interior; and K."""
+    return ndimage.label(label == 1, structure=CELL_CONNECTIVITY)
+
+
+def _class_weights_of(label: np.ndarray, class_weights) -> np.ndarray:
+    """w_c of one label map (H, W): (H, W) float64, the weight of each pixel's class.
+
+    "balanced": n / (k n_c) for a pixel of class c, with n pixels, n_c of them in class c
+    and k the number of classes present, so that w_c averages 1 over the map and each
+    class present weighs the same in all (scikit-learn's "balanced", over the classes
+    present); otherwise the (2,) tensor (membrane, cell interior) as given.
+    """
+    if isinstance(class_weights, torch.Tensor):
+        return class_weights.double().numpy()[label]
+    counts = np.bincount(label.ravel(), minlength=2).astype(np.float64)
+    present = counts > 0
+    per_class = np.zeros(2)
+    per_class[present] = label.size / (present.sum() * counts[present])
+    return per_class[label]
+
+
+def _border_reach(w0: float, sigma: float) -> float:
+    """The distance r beyond which the border term w0 exp(-r^2 / (2 sigma^2)) is below
+    ``BORDER_TOLERANCE`` (0 when w0 itself is)."""
+    if w0 <= BORDER_TOLERANCE:
+        return 0.0
+    return sigma * float(np.sqrt(2 * np.log(w0 / BORDER_TOLERANCE)))
+
+
+def _two_nearest(cells: np.ndarray, reach: float) -> tuple[np.ndarray, np.ndarray]:
+    """d1, d2: (H, W) float64, each pixel's Euclidean distance (between pixel centres) to
+    the nearest pixel of its nearest and of its second-nearest cell; 0 inside a cell for
+    d1; inf where fewer than two cells lie within ``reach``.
+
+    One distance transform per cell, on the cell's bounding box widened by ``reach``: a
+    pixel outside that window is farther than ``reach`` from every pixel of the cell, so
+    d1 and d2 are exact wherever they are within ``reach``, and larger than ``reach``
+    wherever they are not. Each cell's distances update the two smallest so far.
+    """
+    shape = cells.shape
+    d1, d2 = np.full(shape, np.inf), np.full(shape, np.inf)
+    margin = int(np.ceil(reach))
+    for number, box in enumerate(ndimage.find_objects(cells), start=1):
+        window = tuple(slice(max(s.start - margin, 0), min(s.stop + margin, n))
+                       for s, n in zip(box, shape, strict=True))
+        distance = ndimage.distance_transform_edt(cells[window] != number)
+        nearest, second = d1[window], d2[window]           # views: updated in place
+        np.minimum(second, np.maximum(nearest, distance), out=second)
+        np.minimum(nearest, distance, out=nearest)
+    return d1, d2
+
+
+def _weight_map_2d(label: np.ndarray, w0: float, sigma: float, class_weights) -> np.ndarray:
+    """``weight_map`` of one label map (H, W) of 0 and 1: (H, W) float64."""
+    cells, _ = _cells(label)
+    d1, d2 = _two_nearest(cells, _border_reach(w0, sigma))
+    border = w0 * np.exp(-((d1 + d2) ** 2) / (2 * sigma ** 2)) * (cells == 0)
+    return _class_weights_of(label, class_weights) + border
+
+
+def weight_map(labels, w0: float = 10.0, sigma: float = 5.0, class_weights="balanced"):
+    """The U-Net paper's pixel weights (Ronneberger et al. 2015, section 3):
+    (H, W) or (N, H, W) float32, the shape of ``labels``.
+
+        w(x) = w_c(x) + w0 exp(-(d1(x) + d2(x))^2 / (2 sigma^2))
+
+    The second term is heavy on the thin membranes between two cells that nearly touch,
+    the pixels where a merged pair of cells costs the most, and fades within a few sigma
+    of them. labels: (H, W) or (N, H, W), 1 = cell interior, 0 = membrane, any integer
+    dtype or bool; each map is weighed on its own. The cells are the connected regions of
+    the interior, 4-connected (``CELL_CONNECTIVITY`` says why). d1, d2: the distance
+    from the pixel's centre to the nearest pixel centre of the nearest and of the
+    second-nearest cell; so across a straight gap of g membrane pixels between two cells,
+    d1 + d2 = g + 1 at every pixel of the gap. The border term is given to membrane
+    pixels only (inside a cell d1 = 0 and the cell is its own nearest; the paper's figure
+    3d and most implementations put it on the background between cells), and it is 0
+    where fewer than two cells exist (nothing to keep apart). Terms below
+    ``BORDER_TOLERANCE`` (1e-6) are left out: each cell's distances are computed only
+    within reach of it (``_two_nearest``). A 512x512 ISBI slice (96 to 137 cells) takes
+    0.04-0.1 s on one core of the course's 2-core CPU (median 0.097 s over the 30 slices
+    on a busy machine, 2026-12-03), against 0.86 s with every cell's distances over the
+    whole slice; tests/test_weight_map.py checks that the two agree.
+
+    w0: a finite number >= 0 (10 in the paper); sigma: a finite number > 0, in pixels
+    (about 5 in the paper); class_weights: w_c, "balanced" (n / (k n_c) for a pixel of a
+    class with n_c of the map's n pixels, k the classes present: it averages 1 over the
+    map) or a (2,) float tensor of weights >= 0 (membrane, cell interior).
+    """
+    labels = check_indices(labels, "labels", ndim=(2, 3), dims="(H, W) or (N, H, W)",
+                           low=0, high=1, wanted="labels (0 membrane, 1 cell interior)")
+    w0 = check_number(w0, "w0", low=0)
+    sigma = check_number(sigma, "sigma", low=0, low_open=True)
+    if isinstance(class_weights, torch.Tensor):
+        check_weights(class_weights, "class_weights", ndim=1, dims="(2,)")
+        if class_weights.shape != (2,):
+            raise ValueError(f"class_weights: expected a (2,) tensor (membrane, cell "
+                             f"interior), got {describe(class_weights)}")
+        class_weights = class_weights.detach().cpu()
+    else:
+        check_choice(class_weights, "class_weights", ("balanced",))
+    maps = labels.cpu().numpy().reshape(-1, *labels.shape[-2:])
+    weights = [_weight_map_2d(label, w0, sigma, class_weights) for label in maps]
+    return torch.from_numpy(np.stack(weights)).float().reshape(labels.shape)
 
 
 class MembraneCrops(Dataset):

@@ -1,0 +1,147 @@
+"""The U-Net paper's weight map (membranes.weight_map): against a brute-force reference,
+closed forms, edge cases; the weighted loss it feeds; the crops that carry it."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from scipy import ndimage
+
+from coursekit import losses, membranes
+
+FOUR_CONNECTED = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]])
+
+
+def brute_force_weight_map(label, w0=10.0, sigma=5.0, class_weights=None):
+    """Every pixel's distance to every pixel of every cell, in NumPy: (H, W) float64.
+
+    label: (H, W) NumPy array of 0 (membrane) and 1 (cell interior); class_weights: None
+    for "balanced", or (membrane, interior)."""
+    cells, count = ndimage.label(label == 1, structure=FOUR_CONNECTED)
+    H, W = label.shape
+    ys, xs = np.mgrid[0:H, 0:W]
+    pixels = np.stack([ys.ravel(), xs.ravel()], 1).astype(np.float64)      # (H W, 2)
+    per_cell = []
+    for number in range(1, count + 1):
+        members = pixels[cells.ravel() == number]                           # (M, 2)
+        gaps = np.sqrt(((pixels[:, None, :] - members[None]) ** 2).sum(-1))  # (H W, M)
+        per_cell.append(gaps.min(1))
+    border = np.zeros(H * W)
+    if count >= 2:
+        nearest = np.sort(np.stack(per_cell, 1), axis=1)
+        d1, d2 = nearest[:, 0], nearest[:, 1]
+        border = w0 * np.exp(-((d1 + d2) ** 2) / (2 * sigma ** 2)) * (cells.ravel() == 0)
+    if class_weights is None:
+        counts = np.bincount(label.ravel(), minlength=2)
+        present = counts > 0
+        per_class = np.where(present, label.size / (present.sum() * np.maximum(counts, 1)), 0)
+    else:
+        per_class = np.asarray(class_weights, dtype=np.float64)
+    return per_class[label] + border.reshape(H, W)
+
+
+def random_labels(seed, shape, interior=0.6):
+    """A random label map: blobs of interior (smoothed noise) over membrane."""
+    rng = np.random.default_rng(seed)
+    noise = ndimage.gaussian_filter(rng.random(shape), 1.0)
+    return (noise > np.quantile(noise, 1 - interior)).astype(np.int64)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_agrees_with_brute_force_on_random_maps(seed):
+    label = random_labels(seed, (14, 17))
+    assert ndimage.label(label)[1] >= 2                    # something to keep apart
+    got = membranes.weight_map(torch.from_numpy(label))
+    assert got.dtype == torch.float32 and got.shape == (14, 17)
+    np.testing.assert_allclose(got.numpy(), brute_force_weight_map(label), rtol=1e-6,
+                               atol=1e-6)
+
+
+@pytest.mark.parametrize("w0, sigma", [(10.0, 2.0), (3.0, 1.0), (10.0, 0.7)])
+def test_agrees_with_brute_force_where_the_windows_cut(w0, sigma):
+    """Small sigma on a larger map: each cell's distances stop short of the map's edges,
+    and what is left out is below membranes.BORDER_TOLERANCE."""
+    label = random_labels(10, (40, 44), interior=0.5)
+    assert membranes._border_reach(w0, sigma) < 20
+    got = membranes.weight_map(torch.from_numpy(label), w0=w0, sigma=sigma)
+    want = brute_force_weight_map(label, w0, sigma)
+    assert np.abs(got.numpy() - want).max() <= membranes.BORDER_TOLERANCE + 1e-5
+
+
+def test_batch_is_each_map_on_its_own():
+    labels = torch.from_numpy(np.stack([random_labels(s, (12, 13)) for s in range(3)]))
+    got = membranes.weight_map(labels, class_weights=torch.tensor([2.0, 0.5]))
+    assert got.shape == (3, 12, 13)
+    for i in range(3):
+        want = brute_force_weight_map(labels[i].numpy(), class_weights=(2.0, 0.5))
+        np.testing.assert_allclose(got[i].numpy(), want, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("gap", [1, 2, 3, 5, 8])
+def test_a_straight_gap_between_two_cells(gap):
+    """Two cells (touching the image's borders) side by side with a gap of ``gap``
+    membrane columns: at every gap pixel d1 + d2 = gap + 1 (distances between pixel
+    centres, to the first cell pixel on each side), so w = w_c + w0 exp(-(gap+1)^2/2s^2);
+    the cells keep w_c."""
+    label = torch.ones(9, 20 + gap, dtype=torch.int64)
+    label[:, 10:10 + gap] = 0
+    w = membranes.weight_map(label, w0=10.0, sigma=5.0, class_weights=torch.tensor([1.0, 1.0]))
+    expected = 1 + 10 * np.exp(-(gap + 1) ** 2 / 50)
+    torch.testing.assert_close(w[:, 10:10 + gap], torch.full((9, gap), expected,
+                                                             dtype=torch.float32))
+    assert (w[:, :10] == 1).all() and (w[:, 10 + gap:] == 1).all()
+
+
+def test_cells_are_four_connected():
+    """Two interior pixels that touch only at a corner (a one-pixel diagonal membrane
+    between them) are two cells: the membrane pixels next to both get the border term."""
+    label = torch.tensor([[1, 0], [0, 1]])
+    w = membranes.weight_map(label, class_weights=torch.tensor([1.0, 1.0]))
+    d1, d2 = 1.0, 1.0                                     # each membrane pixel: one step to each
+    expected = 1 + 10 * np.exp(-((d1 + d2) ** 2) / 50)
+    torch.testing.assert_close(w, torch.tensor([[1.0, expected], [expected, 1.0]],
+                                               dtype=torch.float32))
+
+
+def test_fewer_than_two_cells_have_only_class_weights():
+    one_cell = torch.zeros(8, 8, dtype=torch.int64)
+    one_cell[2:5, 2:6] = 1
+    w = membranes.weight_map(one_cell)
+    n, cell = 64, 12
+    torch.testing.assert_close(w[one_cell == 1], torch.full((cell,), n / (2 * cell)))
+    torch.testing.assert_close(w[one_cell == 0], torch.full((n - cell,), n / (2 * (n - cell))))
+    for label in (torch.zeros(8, 8, dtype=torch.int64), torch.ones(8, 8, dtype=torch.int64)):
+        assert torch.equal(membranes.weight_map(label), torch.ones(8, 8))   # one class: 1
+    as_given = membranes.weight_map(torch.zeros(8, 8, dtype=torch.int64),
+                                    class_weights=torch.tensor([3.0, 1.0]))
+    assert torch.equal(as_given, torch.full((8, 8), 3.0))
+
+
+def test_balanced_class_weights_average_one_and_bool_uint8_labels_work():
+    label = torch.from_numpy(random_labels(3, (16, 16)))
+    balanced = membranes.weight_map(label, w0=0.0)
+    assert balanced.mean().item() == pytest.approx(1.0)
+    for other in (label.bool(), label.to(torch.uint8)):
+        assert torch.equal(membranes.weight_map(other), membranes.weight_map(label))
+
+
+def test_w0_zero_is_w_c_and_a_wide_sigma_reaches_everywhere():
+    label = torch.from_numpy(random_labels(4, (12, 12)))
+    ones = torch.tensor([1.0, 1.0])
+    assert torch.equal(membranes.weight_map(label, w0=0.0, class_weights=ones),
+                       torch.ones(12, 12))
+    wide = membranes.weight_map(label, sigma=1e4, class_weights=ones)
+    assert torch.allclose(wide[label == 0], torch.tensor(11.0))     # exp(-small) ~ 1
+
+
+def test_on_an_isbi_slice_the_cut_changes_nothing():
+    """On a real slice (its 256x256 corner, ~40 cells), the map with every cell's
+    distances computed over the whole corner agrees within BORDER_TOLERANCE."""
+    label = membranes.load("validation")[1][0, :256, :256]
+    got = membranes.weight_map(label)
+    cells, _ = membranes._cells(label.numpy())
+    d1, d2 = membranes._two_nearest(cells, reach=1e9)
+    whole = membranes._class_weights_of(label.numpy(), "balanced") + 10 * np.exp(
+        -((d1 + d2) ** 2) / 50) * (cells == 0)
+    assert np.abs(got.numpy() - whole).max() <= membranes.BORDER_TOLERANCE + 1e-5
+    assert got.max() > 8 and (got[label == 0] > got[label == 1].max()).float().mean() > 0.5
