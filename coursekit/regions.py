@@ -6,6 +6,9 @@ foreground are grouped into regions, and each region gets one class. The steps:
 - ``label_regions(mask)``: the connected regions of a foreground mask, numbered 1..K
   (8-connectivity: a digit's strokes often meet only at a corner), regions smaller than
   ``min_area`` pixels dropped as specks;
+- ``label_class_regions(classes, num_classes)``: the connected regions of each class of a
+  class map, each with its class: two touching digits read as different classes become two
+  regions, two touching digits of one class stay one;
 - ``region_boxes(labels)``: each region's box (x1, y1, x2, y2) in torchvision's
   convention: pixel edges, so pixel column c spans [c, c + 1) and a one-pixel region at
   (row 3, column 5) has the box (5, 3, 6, 4);
@@ -25,6 +28,8 @@ from torchvision import ops
 from coursekit._checks import (
     check_boxes,
     check_choice,
+    check_class_indices,
+    check_ignore_index,
     check_indices,
     check_int,
     check_number,
@@ -62,15 +67,69 @@ def label_regions(mask: torch.Tensor, min_area: int = 1) -> tuple[torch.Tensor, 
     mask = _check_mask(mask)
     min_area = check_int(min_area, "min_area", low=1)
     found, count = ndimage.label(mask.cpu().numpy(), structure=EIGHT_CONNECTED)
-    labels = torch.from_numpy(found).long()
-    if min_area > 1 and count:
-        areas = torch.bincount(labels.flatten(), minlength=count + 1)
-        keep = areas >= min_area
-        keep[0] = False
-        renumber = torch.zeros(count + 1, dtype=torch.long)
-        renumber[keep] = torch.arange(1, int(keep.sum()) + 1)
-        labels, count = renumber[labels], int(keep.sum())
-    return labels.to(mask.device), int(count)
+    labels, kept = _number_regions(torch.from_numpy(found).long(), count, min_area)
+    return labels.to(mask.device), len(kept)
+
+
+def _number_regions(found: torch.Tensor, count: int,
+                    min_area: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Regions 1..count of ``found`` (H, W) int64 (0: background) with fewer than
+    ``min_area`` pixels made background, the rest numbered 1..K in reading order of their
+    first pixel: -> (labels (H, W) int64, kept (K,) int64, the old number of each new one)."""
+    flat = found.flatten()
+    areas = torch.bincount(flat, minlength=count + 1)
+    first = torch.full((count + 1,), flat.numel(), dtype=torch.long)
+    first.scatter_reduce_(0, flat, torch.arange(flat.numel()), "amin")
+    keep = areas >= min_area
+    keep[0] = False
+    kept = keep.nonzero().flatten()
+    kept = kept[first[kept].argsort()]
+    renumber = torch.zeros(count + 1, dtype=torch.long)
+    renumber[kept] = torch.arange(1, len(kept) + 1)
+    return renumber[found], kept
+
+
+def label_class_regions(classes: torch.Tensor, num_classes: int, min_area: int = 1,
+                        ignore_index: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The connected regions of each class: -> (labels (H, W) int64, region_classes (K,)
+    int64).
+
+    classes: (H, W) the class a segmentation gave each pixel, 0..num_classes - 1 (any
+    integer dtype, or bool for two classes), 0 the background; num_classes: an int >= 2;
+    min_area: an int >= 1, regions of fewer pixels are dropped (they become background);
+    ignore_index: None, or a value of ``classes`` that belongs to no region (unlabelled
+    pixels of a ground truth), like the background.
+
+    A region is a set of pixels of *one* class, 8-connected (through edges and corners, as
+    in ``label_regions``): where ``label_regions(classes > 0)`` makes one region of a 3
+    touching a 7, this makes two, one of class 3 and one of class 7; two touching 3s stay
+    one region of class 3. labels is 0 on the background (and ignored pixels) and 1..K on
+    the K regions kept, numbered in reading order of their first pixel, as
+    ``label_regions`` numbers them; region k's class is ``region_classes[k - 1]`` (what
+    ``majority_classes(classes, labels, num_classes)`` would vote, each region being of
+    one class). With two classes it is ``label_regions(classes > 0, min_area)`` with every
+    region of class 1.
+    """
+    from scipy import ndimage
+
+    num_classes = check_int(num_classes, "num_classes", low=2)
+    ignore_index = check_ignore_index(ignore_index)
+    classes = check_indices(classes, "classes", ndim=2, dims="(H, W)", low=None,
+                            wanted="classes")
+    counted = check_class_indices(classes, "classes", num_classes, ignore_index)
+    min_area = check_int(min_area, "min_area", low=1)
+    plain = torch.where(counted, classes, 0).cpu()
+    found = torch.zeros(plain.shape, dtype=torch.long)
+    owner = [0]                                 # the class of each region found, 0 first
+    for c in plain.unique().tolist():
+        if c == 0:
+            continue
+        part, count = ndimage.label((plain == c).numpy(), structure=EIGHT_CONNECTED)
+        part = torch.from_numpy(part).long()
+        found = torch.where(part > 0, part + len(owner) - 1, found)
+        owner += [c] * count
+    labels, kept = _number_regions(found, len(owner) - 1, min_area)
+    return labels.to(classes.device), torch.tensor(owner)[kept].to(classes.device)
 
 
 def region_boxes(labels: torch.Tensor) -> torch.Tensor:

@@ -2185,6 +2185,49 @@ add("min_area a NumPy int", region_mask, min_area=np.int64(2),
 add("empty mask", torch.zeros(3, 4, dtype=torch.bool),
     expect=equals((torch.zeros(3, 4, dtype=torch.long), 0)))
 
+# issue 23: regions per class (a 3 touching a 7 is two regions; the 5 meets the 7 and a 2
+# at corners: a region of its own)
+class_map = torch.tensor([[3, 3, 7, 7, 0],
+                          [3, 3, 7, 7, 0],
+                          [0, 0, 0, 0, 5],
+                          [2, 2, 0, 2, 2]])
+class_labels = torch.tensor([[1, 1, 2, 2, 0], [1, 1, 2, 2, 0], [0, 0, 0, 0, 3],
+                             [4, 4, 0, 5, 5]])
+class_regions = (class_labels, torch.tensor([3, 7, 5, 2, 2]))
+add = cases_for("regions.label_class_regions")
+for label, bad in bad_indices(class_map, 11, full=True) + [("(1, H, W)", class_map[None]),
+                                                           ("255, no ignore_index",
+                                                            with_value(class_map, 255))]:
+    add(f"classes {label}", bad, 11, expect=error("classes"))
+for label, bad in bad_ints(2, full=True):
+    add(f"num_classes={label}", class_map, bad, expect=error("num_classes", "classes"))
+for label, bad in bad_ints(1, full=True):
+    add(f"min_area={label}", class_map, 11, min_area=bad, expect=error("min_area"))
+for label, bad in [("True", True), ("1.0", 1.0), ("a str", "255")]:
+    add(f"ignore_index={label}", class_map, 11, ignore_index=bad, expect=error("ignore_index"))
+add("regions per class", class_map, 11, expect=equals(class_regions))
+for label, same in int_dtypes(class_map, full=True) + [("non-contiguous", strided(class_map))]:
+    add(f"classes {label}", same, 11, expect=equals(class_regions))
+add("min_area=3 drops the 5 and the 2s", class_map, 11, min_area=3,
+    expect=equals((class_labels.where(class_labels <= 2, 0), torch.tensor([3, 7]))))
+add("ignore_index=255 belongs to no region", with_value(class_map, 255, 4), 11,
+    ignore_index=255, expect=equals(class_regions))
+add("ignore_index=-100 on a 3", with_value(class_map, -100, 1), 11, ignore_index=-100,
+    expect=equals((class_labels.where(class_map != 0, 0).index_put((torch.tensor([0]),
+                                                                    torch.tensor([1])),
+                                                                   torch.tensor(0)),
+                   class_regions[1])))
+add("ignore_index=-100 on a 2", with_value(class_map, -100, 15), 11,
+    ignore_index=-100, expect=equals((torch.tensor([[1, 1, 2, 2, 0], [1, 1, 2, 2, 0],
+                                                    [0, 0, 0, 0, 3], [0, 4, 0, 5, 5]]),
+                                      torch.tensor([3, 7, 5, 2, 2]))))
+add("bool classes, two classes: label_regions' regions", region_mask.bool(), 2,
+    expect=equals((region_labels, torch.ones(4, dtype=torch.long))))
+add("all background", torch.zeros(3, 4, dtype=torch.uint8), 11,
+    expect=equals((torch.zeros(3, 4, dtype=torch.long), torch.zeros(0, dtype=torch.long))))
+add("no pixel", torch.zeros(0, 4, dtype=torch.long), 11,
+    expect=equals((torch.zeros(0, 4, dtype=torch.long), torch.zeros(0, dtype=torch.long))))
+
 add = cases_for("regions.region_boxes")
 region_boxes = torch.tensor([[0.0, 0.0, 2.0, 2.0], [4.0, 0.0, 5.0, 2.0], [0.0, 3.0, 2.0, 4.0],
                              [3.0, 3.0, 4.0, 4.0]])

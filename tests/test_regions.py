@@ -118,6 +118,146 @@ def test_label_regions_bad_inputs():
         regions.label_regions(mask, min_area=True)
 
 
+# ------------------------------------------------------------------ label_class_regions
+
+
+@st.composite
+def class_maps(draw, max_side=10):
+    """A small random (H, W) int64 class map 0..num_classes - 1 (0 background), with
+    num_classes: sometimes all background, sometimes without background."""
+    h, w = draw(st.integers(1, max_side)), draw(st.integers(1, max_side))
+    num_classes = draw(st.integers(2, 5))
+    density = draw(st.sampled_from([0.0, 0.3, 0.6, 0.9, 1.0]))
+    g = torch.Generator().manual_seed(draw(st.integers(0, 2**31 - 1)))
+    ink = torch.rand(h, w, generator=g) < density
+    return torch.randint(1, num_classes, (h, w), generator=g) * ink, num_classes
+
+
+def reference_class_regions(classes: torch.Tensor, num_classes: int, min_area: int = 1,
+                            label=None):
+    """Each class's 8-connected components by ``label`` (scikit-image's by default), small
+    ones dropped, numbered together in reading order: (labels, region classes)."""
+    label = label or (lambda mask: measure.label(mask, connectivity=2, background=0))
+    found = np.zeros(tuple(classes.shape), dtype=np.int64)
+    owner = {}
+    for c in range(1, num_classes):
+        part = label((classes == c).numpy())
+        for k in range(1, int(part.max(initial=0)) + 1):
+            if (part == k).sum() >= min_area:
+                owner[len(owner) + 1] = c
+                found[part == k] = len(owner)
+    ordered = reading_order(found)
+    classes_of = {}
+    for old, new in zip(found.flatten(), ordered.flatten(), strict=True):
+        if old:
+            classes_of[int(new)] = owner[int(old)]
+    return ordered, [classes_of[k] for k in sorted(classes_of)]
+
+
+@SETTINGS
+@given(class_maps(), st.sampled_from([1, 1, 2, 4]))
+def test_label_class_regions_equal_scikit_image_per_class(drawn, min_area):
+    classes, num_classes = drawn
+    labels, region_classes = regions.label_class_regions(classes, num_classes, min_area)
+    expected, expected_classes = reference_class_regions(classes, num_classes, min_area)
+    assert labels.dtype == torch.int64 and region_classes.dtype == torch.int64
+    np.testing.assert_array_equal(labels.numpy(), expected)
+    assert region_classes.tolist() == expected_classes
+    if len(region_classes):       # a region of one class: the vote agrees
+        assert torch.equal(regions.majority_classes(classes, labels, num_classes),
+                           region_classes)
+
+
+def test_label_class_regions_equal_scipy_per_class():
+    from scipy import ndimage
+
+    g = torch.Generator().manual_seed(3)
+    for _ in range(20):
+        classes = torch.randint(0, 4, (16, 16), generator=g)
+        labels, region_classes = regions.label_class_regions(classes, 4)
+        expected, expected_classes = reference_class_regions(
+            classes, 4, label=lambda m: ndimage.label(m, structure=np.ones((3, 3)))[0])
+        np.testing.assert_array_equal(labels.numpy(), expected)
+        assert region_classes.tolist() == expected_classes
+
+
+def test_label_class_regions_by_hand():
+    touching = torch.tensor([[3, 3, 7, 7, 0],       # a 3 touching a 7 along an edge
+                             [3, 3, 7, 7, 0],
+                             [0, 0, 0, 0, 5],       # a 5 touching the 7 at a corner
+                             [2, 2, 0, 2, 2]])      # two 2s apart
+    labels, region_classes = regions.label_class_regions(touching, 11)
+    assert labels.tolist() == [[1, 1, 2, 2, 0],
+                               [1, 1, 2, 2, 0],
+                               [0, 0, 0, 0, 3],
+                               [4, 4, 0, 5, 5]]
+    assert region_classes.tolist() == [3, 7, 5, 2, 2]
+    assert regions.label_regions(touching > 0)[1] == 2     # as foreground: 3, 7, 5, 2 one
+    same = torch.tensor([[3, 3, 0, 0],                     # two 3s touching at a corner
+                         [3, 3, 0, 0],
+                         [0, 0, 3, 3],
+                         [0, 0, 3, 3]])
+    labels, region_classes = regions.label_class_regions(same, 11)
+    assert (labels == same.bool().long()).all() and region_classes.tolist() == [3]
+    labels, region_classes = regions.label_class_regions(touching, 11, min_area=3)
+    assert labels.max() == 2 and region_classes.tolist() == [3, 7]
+
+
+def test_label_class_regions_with_two_classes_is_label_regions():
+    g = torch.Generator().manual_seed(1)
+    for min_area in (1, 3):
+        mask = torch.rand(12, 9, generator=g) < 0.5
+        labels, region_classes = regions.label_class_regions(mask, 2, min_area)
+        expected, count = regions.label_regions(mask, min_area)
+        assert torch.equal(labels, expected) and region_classes.tolist() == [1] * count
+
+
+def test_label_class_regions_empty_ignored_and_other_dtypes():
+    labels, region_classes = regions.label_class_regions(torch.zeros(4, 5, dtype=torch.long), 3)
+    assert labels.shape == (4, 5) and not labels.any() and region_classes.shape == (0,)
+    labels, region_classes = regions.label_class_regions(torch.zeros(0, 4, dtype=torch.long), 3)
+    assert labels.shape == (0, 4) and region_classes.shape == (0,)
+    unlabelled = torch.tensor([[1, 255, 1],        # an unlabelled pixel between two 1s
+                               [255, 255, 255],
+                               [2, 2, 255]])
+    labels, region_classes = regions.label_class_regions(unlabelled, 3, ignore_index=255)
+    assert labels.tolist() == [[1, 0, 2], [0, 0, 0], [3, 3, 0]]
+    assert region_classes.tolist() == [1, 1, 2]
+    with pytest.raises(ValueError, match=r"classes: expected class indices in 0..2"):
+        regions.label_class_regions(unlabelled, 3)
+    minus = unlabelled.where(unlabelled != 255, -100)
+    assert torch.equal(regions.label_class_regions(minus, 3, ignore_index=-100)[0], labels)
+    g = torch.Generator().manual_seed(2)
+    classes = torch.randint(0, 4, (9, 7), generator=g)
+    expected = regions.label_class_regions(classes, 4)
+    for variant in (classes.to(torch.uint8), classes.int(), classes.to(torch.int8),
+                    classes.t().contiguous().t(), classes.repeat_interleave(2, 1)[:, ::2]):
+        found = regions.label_class_regions(variant, 4)
+        assert torch.equal(found[0], expected[0]) and torch.equal(found[1], expected[1])
+
+
+def test_label_class_regions_bad_inputs():
+    classes = torch.tensor([[0, 1], [2, 0]])
+    with pytest.raises(TypeError, match="classes: expected a tensor"):
+        regions.label_class_regions(classes.numpy(), 3)
+    with pytest.raises(TypeError, match="classes: expected an integer tensor"):
+        regions.label_class_regions(classes.float(), 3)
+    with pytest.raises(ValueError, match=r"classes: expected a tensor \(H, W\)"):
+        regions.label_class_regions(classes[None], 3)
+    with pytest.raises(ValueError, match=r"classes: expected class indices in 0..1"):
+        regions.label_class_regions(classes, 2)
+    with pytest.raises(ValueError, match=r"classes: expected class indices"):
+        regions.label_class_regions(-classes, 3)
+    with pytest.raises(ValueError, match="num_classes: expected an int >= 2, got 1"):
+        regions.label_class_regions(classes, 1)
+    with pytest.raises(TypeError, match="num_classes: expected an int"):
+        regions.label_class_regions(classes, 3.0)
+    with pytest.raises(ValueError, match="min_area: expected an int >= 1, got 0"):
+        regions.label_class_regions(classes, 3, min_area=0)
+    with pytest.raises(TypeError, match="ignore_index: expected an int"):
+        regions.label_class_regions(classes, 3, ignore_index=True)
+
+
 # ------------------------------------------------------------------------ region_boxes
 
 
