@@ -154,9 +154,10 @@ def majority_classes(classes: torch.Tensor, labels: torch.Tensor,
     """Each region's class by majority vote: -> (K,) int64.
 
     classes: (H, W) the class a segmentation gave each pixel, 0..num_classes - 1 (any
-    integer dtype); labels: (H, W) regions 0..K, as from ``label_regions``. Region k's
-    class is the most common class among its pixels, background (class 0) not voting
-    unless the region holds nothing else; a tie goes to the smaller class number.
+    integer dtype or bool); labels: (H, W) regions 0..K, every number 1..K labelling at
+    least one pixel, as from ``label_regions``. Region k's class is the most common class
+    among its pixels, background (class 0) not voting unless the region holds nothing
+    else; a tie goes to the smaller class number.
     """
     labels = check_region_labels(labels)
     num_classes = check_int(num_classes, "num_classes", low=2)
@@ -206,10 +207,11 @@ def crop_regions(images: torch.Tensor, boxes, size: int = 28, method: str = "ali
     map's size over the image's (1/4 for a map of stride 4).
 
     Both read the box's far edges as edges: with "pool" a box (x1, y1, x2, y2) covers map
-    columns round(x1 * s) to round(x2 * s) - 1, s the spatial_scale (torchvision's
-    ``roi_pool`` reads x2 and y2 as the last column and row, included, so this function
-    hands it x2 - 1 / s and y2 - 1 / s). float16 and bfloat16 images are cropped in
-    float32 (box coordinates keep their precision) and the crops returned in their dtype.
+    columns round(x1 * s) to round(x2 * s) - 1, s the spatial_scale, rounding halves
+    away from zero (torchvision's ``roi_pool`` reads x2 and y2 as the last column and row,
+    included, so this function hands it (round(x2 * s) - 1) / s and the same for y2).
+    float16 and bfloat16 images are cropped in float32 (box coordinates keep their
+    precision) and the crops returned in their dtype.
     """
     check_tensor(images, "images", ndim=4, dims="(N, C, H, W)", kind="float")
     check_pixels(images, "images")
