@@ -17,7 +17,12 @@ The choices made once, here, for the whole package:
 - NumPy integers and floats count as Python ones; NaN and infinity are refused where a
   number is expected;
 - a tensor of class indices is any integer dtype (uint8 masks read from PNG files
-  included); functions that compute with it convert it to int64 themselves.
+  included); functions that compute with it convert it to int64 themselves
+  (``check_indices`` does both, bool included);
+- counts are finite and >= 0, never bool (``check_counts``); boxes are float, finite,
+  in pixel edges with x2 > x1 and y2 > y1, and an image index is a whole number that
+  names an image (``check_boxes``): torchvision's RoI operators read memory outside the
+  images or crash on anything else.
 """
 
 import math
