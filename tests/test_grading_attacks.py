@@ -222,6 +222,24 @@ for _ in range(60):
 print(f"started {started} processes")
 '''
 
+CPU = r'''
+import os, time
+def spin(seconds):
+    start = time.process_time()
+    while time.process_time() - start < seconds:
+        pass
+children = []
+for _ in range(4):  # 6 s of CPU time in all, 1.5 s in each process
+    pid = os.fork()
+    if pid == 0:
+        spin(1.5)
+        os._exit(0)
+    children.append(pid)
+for pid in children:
+    os.waitpid(pid, 0)
+print("finished")
+'''
+
 TOGETHER = r'''
 import os, time
 def child(work):
@@ -263,10 +281,11 @@ print(f"held {holding * 200 + mib} MiB")
 
 
 def test_limits_hold_for_the_whole_submission():
-    """Three children of 200 MiB and a 256 MiB memfd under a 512 MiB limit, then 60
-    processes under a limit of 40: as root with a control group the whole submission is
-    bounded; elsewhere only each process is, and ``describe`` says so."""
-    limits = sandbox.Limits(memory_gb=0.5, processes=40, file_mb=256)
+    """Three children of 200 MiB and a 256 MiB memfd under a 512 MiB limit, 60 processes
+    under a limit of 40, four processes of 1.5 s of CPU time each under 2 s: as root with
+    control groups the whole submission is bounded; elsewhere only each process is, and
+    ``describe`` says so."""
+    limits = sandbox.Limits(memory_gb=0.5, processes=40, file_mb=256, cpu_seconds=2)
     result = sandbox.run(TOGETHER, slot=5, limits_=limits, timeout=60)
     processes = sandbox.run(PROCESSES, slot=5, limits_=limits, timeout=60)
     held = re.search(r"held (\d+) MiB", result.stdout)
@@ -282,6 +301,10 @@ def test_limits_hold_for_the_whole_submission():
     # one it ended, nothing is said)
     assert held or result.returncode != 0, result.stderr[-500:]
     assert held is None or int(held[1]) <= 512, f"{result.stdout}: the limit is per process"
+    if groups.counts_cpu:
+        spun = sandbox.run(CPU, slot=5, limits_=limits, timeout=60)
+        assert "finished" not in spun.stdout, "the CPU time limit is per process"
+        assert "CPU time 2 s for the whole submission" in sandbox.describe(limits)
     assert sandbox.leftover_processes() == []
 
 

@@ -126,10 +126,29 @@ class _Cgroups:
         self.version = version  # 2, or 1
         self.bases = bases  # {controller: our group's folder}; one folder for v2
         self.made = set()
+        self.cpu_start = {}  # slot -> its CPU seconds when it was last prepared (v2)
 
     @property
     def name(self):
-        return "cgroup v2" if self.version == 2 else "cgroup v1 (memory, pids)"
+        return "cgroup v2" if self.version == 2 else f"cgroup v1 ({', '.join(self.bases)})"
+
+    @property
+    def counts_cpu(self):
+        return self.version == 2 or "cpuacct" in self.bases
+
+    def cpu_seconds(self, slot):
+        """CPU time used by the slot's group since it was last prepared, or None."""
+        try:
+            if self.version == 2:
+                with open(Path(self.folders(slot)[0]) / "cpu.stat") as file:
+                    used = int(file.readline().split()[1]) / 1e6  # usage_usec
+                return used - self.cpu_start.get(slot, 0.0)
+            if "cpuacct" in self.bases:
+                with open(self.bases["cpuacct"] / str(slot) / "cpuacct.usage") as file:
+                    return int(file.read()) / 1e9
+        except (OSError, ValueError, IndexError):
+            pass
+        return None
 
     def folders(self, slot):
         return sorted({str(base / str(slot)) for base in self.bases.values()})
@@ -158,6 +177,11 @@ class _Cgroups:
             with contextlib.suppress(OSError):
                 _write(folder / "memory.max_usage_in_bytes", "0")
             _write(self.bases["pids"] / str(slot) / "pids.max", str(limits_.processes))
+            if "cpuacct" in self.bases:
+                _write(self.bases["cpuacct"] / str(slot) / "cpuacct.usage", "0")
+        self.cpu_start[slot] = 0.0
+        if self.version == 2:
+            self.cpu_start[slot] = self.cpu_seconds(slot) or 0.0
         return [str(Path(folder) / "cgroup.procs") for folder in self.folders(slot)]
 
     def pids(self, slot):
@@ -266,6 +290,14 @@ def _try_v1(own):
         except OSError as error:
             return None, f"cgroup v1 {controller} at {parent} cannot be used: {error.strerror}"
         bases[controller] = base
+    # CPU time of the whole submission, where the machine counts it (else per process only)
+    mount = next((point for point, options in _mounts_of_type("cgroup")
+                  if "cpuacct" in options), None)
+    if mount is not None and "cpuacct" in own:
+        base = mount / own["cpuacct"].lstrip("/") / f"coursekit-{os.getpid()}"
+        with contextlib.suppress(OSError):
+            base.mkdir(exist_ok=True)
+            bases["cpuacct"] = base
     return _Cgroups(1, bases), ""
 
 
@@ -302,15 +334,21 @@ def describe(limits_=None):
     if groups is not None:
         whole = (f"memory {gib} and {limits_.processes} processes and threads for the whole "
                  f"submission ({groups.name}), {gib} of address space for each process")
+    elif os.geteuid() == 0:
+        whole = (f"{limits_.processes} processes and threads for the whole submission (a user "
+                 f"of its own); memory NOT for the whole submission ({why}): {gib} of "
+                 "address space for each process")
     else:
-        whole = (f"NOT for the whole submission ({why}): {gib} of address space and (by "
-                 f"its own user) {limits_.processes} processes and threads, for each process"
-                 if os.geteuid() == 0 else
-                 f"NOT for the whole submission ({why}): {gib} of address space for each "
-                 f"process, {limits_.processes} processes and threads of the grading user")
+        whole = (f"memory NOT for the whole submission ({why}): {gib} of address space for "
+                 f"each process; {limits_.processes} processes and threads more than the "
+                 "grading user runs")
     tmpfs = f"{limits_.file_mb} MiB"
-    cpu = (f"CPU time {limits_.cpu_seconds} s for each process (the whole submission: its "
-           "wall-clock limit times the machine's cores)")
+    if groups is not None and groups.counts_cpu:
+        cpu = (f"CPU time {limits_.cpu_seconds} s for the whole submission ({groups.name}, "
+               "looked at twice a second) and for each process")
+    else:
+        cpu = (f"CPU time {limits_.cpu_seconds} s for each process (the whole submission: "
+               "its wall-clock limit times the machine's cores)")
     keyring = ("no kernel keyring (seccomp)" if seccomp_program() is not None else
                f"the kernel keyring is NOT blocked (no seccomp filter for {platform.machine()})")
     return (f"{whole}; files of at most {tmpfs}, /tmp, /dev/shm and home of {tmpfs} each; "
@@ -320,12 +358,21 @@ def describe(limits_=None):
 # ------------------------------------------------------------------------ users
 
 
+def _running(pid):
+    """False for a process that has ended but is not yet reaped (a zombie)."""
+    try:
+        with open(f"/proc/{pid}/stat") as file:
+            return file.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 def _processes_of(uid):
     pids = []
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
             with contextlib.suppress(OSError):
-                if entry.stat().st_uid == uid:
+                if entry.stat().st_uid == uid and _running(entry.name):
                     pids.append(int(entry.name))
     return pids
 
@@ -382,7 +429,7 @@ def leftover_processes():
         if entry.name.isdigit():
             with contextlib.suppress(OSError):
                 uid = entry.stat().st_uid
-                if FIRST_UID <= uid < FIRST_UID + UIDS:
+                if FIRST_UID <= uid < FIRST_UID + UIDS and _running(entry.name):
                     users.setdefault(uid, []).append(int(entry.name))
     left = []
     for uid, pids in users.items():
@@ -403,6 +450,7 @@ def leftover_processes():
 class _Slot:
     def __init__(self):
         self.uid, self.lock_fd, self.procs, self.folder = None, None, [], None
+        self.cpu_seconds, self.cpu_exceeded = None, False
 
 
 _SLOTS = {}
@@ -451,9 +499,38 @@ def _start(slot, limits_, user=True):
     groups, _ = cgroups()
     if groups is not None:
         state.procs = groups.prepare(slot, limits_)
+        if groups.counts_cpu:
+            state.cpu_seconds = limits_.cpu_seconds
     with _LOCK:
         _SLOTS[slot] = state
+        if state.cpu_seconds is not None and not _WATCH:
+            _WATCH.append(threading.Thread(target=_watch_cpu, daemon=True,
+                                           name="coursekit-sandbox-cpu"))
+            _WATCH[0].start()
     return state
+
+
+_WATCH = []
+
+
+def _watch_cpu():
+    """Ends a submission whose processes together used more CPU time than its limit."""
+    while True:
+        time.sleep(0.5)
+        groups, _ = cgroups()
+        for slot, state in list(_SLOTS.items()):
+            if state.cpu_seconds is None or state.cpu_exceeded:
+                continue
+            used = groups.cpu_seconds(slot)
+            if used is not None and used > state.cpu_seconds:
+                state.cpu_exceeded = True
+                groups.empty(slot, wait=1.0)
+
+
+def cpu_exceeded(slot):
+    """True when the slot's last start was ended for using more than its CPU time."""
+    state = _SLOTS.get(slot)
+    return bool(state and state.cpu_exceeded)
 
 
 def memory_peak(slot):
