@@ -1762,6 +1762,145 @@ add("uint8 counts of 200 and 100", torch.tensor([[200]], dtype=torch.uint8),
     torch.tensor([[100]], dtype=torch.uint8), expect=equals(torch.tensor([[[0, 100],
                                                                              [0, 100]]])))
 
+# ---------------------------------------------- boundary: Hausdorff, HD95, ASSD, surface Dice
+# (issue 23) closed forms: one pixel in each image, 3 rows and 4 columns apart (d = 5; with
+# spacing (2, 0.5): sqrt(6^2 + 2^2)); MONAI's values where a formula would be long
+
+far_p, far_t = torch.zeros(2, 6, 7, dtype=torch.long), torch.zeros(2, 6, 7, dtype=torch.long)
+far_p[:, 1, 1], far_t[:, 4, 5] = 1, 1
+blob_g = torch.Generator().manual_seed(23)
+blob_p = (torch.rand(2, 7, 9, generator=blob_g) < 0.5).long()
+blob_t = (torch.rand(2, 7, 9, generator=blob_g) < 0.5).long()
+
+
+def monai_boundary(which, prediction, target, spacing=None, **kwargs):
+    """MONAI's mean over the images (one foreground channel), as a float."""
+    def make():
+        import monai.metrics
+
+        function = {"hd": monai.metrics.compute_hausdorff_distance,
+                    "asd": monai.metrics.compute_average_surface_distance,
+                    "nsd": monai.metrics.compute_surface_dice}[which]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            values = function(prediction[:, None].float(), target[:, None].float(),
+                              include_background=True, spacing=spacing, **kwargs)
+        return float(values.double().mean())
+
+    return Fresh(make)
+
+
+def bad_masks(masks):
+    """What goes wrong with binary masks (N, H, W): float (probabilities or logits), a
+    list, None, a value 2 (a label map), 255 (a PNG mask), 4-D, 1-D, no image, no pixel."""
+    return [("float", masks.float()), ("a list", masks.tolist()), ("None", None),
+            ("value 2", with_value(masks, 2)), ("uint8 0/255", masks.to(torch.uint8) * 255),
+            ("value -1", with_value(masks, -1)), ("4-D", masks[None]),
+            ("1-D", masks[0, 0]), ("no image", masks[:0]), ("no column", masks[..., :0])]
+
+
+bad_spacings = [("0", 0), ("-1", -1.0), ("nan", math.nan), ("inf", math.inf), ("True", True),
+                ("a str", "1"), ("None", None), ("(1,)", (1.0,)), ("(1, 1, 1)", (1, 1, 1)),
+                ("(1, 0)", (1.0, 0.0)), ("(1, nan)", (1.0, math.nan))]
+boundary_calls = {
+    "hausdorff_distance": ((), 5.0, monai_boundary("hd", blob_p, blob_t)),
+    "hd95": ((), 5.0, monai_boundary("hd", blob_p, blob_t, percentile=95)),
+    "average_surface_distance": ((), 5.0, monai_boundary("asd", blob_p, blob_t,
+                                                          symmetric=True)),
+    "surface_dice": ((1.0,), 0.0, monai_boundary("nsd", blob_p, blob_t, class_thresholds=[1.0])),
+}
+for name, (extra, far, reference) in boundary_calls.items():
+    add = cases_for(f"metrics.{name}")
+    for label, bad in bad_masks(far_p):
+        add(f"prediction {label}", bad, far_t, *extra, expect=error("prediction"))
+    for label, bad in bad_masks(far_t)[:4]:
+        add(f"target {label}", far_p, bad, *extra, expect=error("target"))
+    for label, bad in [("6x6", far_t[..., :6]), ("one image of two", far_t[0])]:
+        add(f"target {label}", far_p, bad, *extra, expect=error("target", "prediction"))
+    for label, bad in bad_spacings:
+        add(f"spacing={label}", far_p, far_t, *extra, spacing=bad, expect=error("spacing"))
+    for label, bad in bad_flags():
+        add(f"per_image={label}", far_p, far_t, *extra, per_image=bad,
+            expect=error("per_image"))
+    add("two pixels 5 apart", far_p, far_t, *extra, expect=equals(far))
+    add("vs MONAI, random masks", blob_p, blob_t, *extra, expect=equals(reference, rtol=1e-6))
+    add("bool and uint8 masks, non-contiguous", strided(blob_p.bool()),
+        strided(blob_t.to(torch.uint8)), *extra, expect=equals(same_call(blob_p, blob_t,
+                                                                          *extra)))
+    add("int32 masks, one image (H, W)", blob_p[0].int(), blob_t[0].short(), *extra,
+        expect=equals(same_call(blob_p[:1], blob_t[:1], *extra)))
+    add("spacing a NumPy array", far_p, far_t, *extra, spacing=np.array([2.0, 0.5]),
+        expect=equals(same_call(far_p, far_t, *extra, spacing=(2.0, 0.5))))
+    add("spacing NumPy floats, a list", blob_p, blob_t, *extra,
+        spacing=[np.float32(0.5), np.float64(1.5)],
+        expect=equals(same_call(blob_p, blob_t, *extra, spacing=(0.5, 1.5))))
+    add("spacing one number", blob_p, blob_t, *extra, spacing=np.float64(2.0),
+        expect=equals(same_call(blob_p, blob_t, *extra, spacing=(2.0, 2.0))))
+    add("both masks empty everywhere: nothing to measure", far_p * 0, far_t * 0, *extra,
+        expect=error("target"))
+    add("per image: NaN where both are empty", torch.stack([far_p[0], far_p[0] * 0]),
+        torch.stack([far_t[0], far_t[0] * 0]), *extra, per_image=True,
+        expect=equals(torch.tensor([far, math.nan])))
+    add("only the prediction empty", far_p * 0, far_t, *extra,
+        expect=equals(0.0 if name == "surface_dice" else math.inf))
+
+add = cases_for("metrics.hausdorff_distance")
+for label, bad in bad_numbers(low=0, high=100, open_low=True, full=True):
+    add(f"percentile={label}", far_p, far_t, bad, expect=error("percentile"))
+add("spacing (2, 0.5)", far_p, far_t, spacing=(2.0, 0.5), expect=equals(math.hypot(6, 2)))
+add("percentile 95 is hd95", blob_p, blob_t, 95, expect=equals(Call("metrics.hd95", blob_p,
+                                                                   blob_t)))
+add("percentile a NumPy int", blob_p, blob_t, np.int64(50),
+    expect=equals(same_call(blob_p, blob_t, 50)))
+add("vs MONAI, percentile 50, spacing (1.5, 0.7)", blob_p, blob_t, 50, spacing=(1.5, 0.7),
+    expect=equals(monai_boundary("hd", blob_p, blob_t, percentile=50, spacing=[1.5, 0.7]),
+                  rtol=1e-6))
+
+add = cases_for("metrics.average_surface_distance")
+for label, bad in bad_flags():
+    add(f"symmetric={label}", far_p, far_t, symmetric=bad, expect=error("symmetric"))
+add("vs MONAI, directed", blob_p, blob_t, symmetric=False,
+    expect=equals(monai_boundary("asd", blob_p, blob_t, symmetric=False), rtol=1e-6))
+
+add = cases_for("metrics.surface_dice")
+for label, bad in bad_numbers(low=0, full=True):
+    add(f"tolerance={label}", far_p, far_t, bad, expect=error("tolerance"))
+add("tolerance 5: every boundary pixel", far_p, far_t, 5, expect=equals(1.0))
+add("tolerance a NumPy float", blob_p, blob_t, np.float32(1.5),
+    expect=equals(same_call(blob_p, blob_t, 1.5)))
+add("vs MONAI, spacing (0.6, 1.3), tolerance 1.2", blob_p, blob_t, 1.2, spacing=(0.6, 1.3),
+    expect=equals(monai_boundary("nsd", blob_p, blob_t, spacing=[0.6, 1.3],
+                                 class_thresholds=[1.2]), rtol=1e-6))
+
+add = cases_for("metrics.boundary_pixels")
+for label, bad in bad_masks(far_p):
+    add(f"mask {label}", bad, expect=error("mask"))
+ring = torch.ones(4, 5, dtype=torch.long)
+ring_edges = ring.bool().clone()
+ring_edges[1:3, 1:4] = False
+add("a full image: its outer ring", ring, expect=equals(ring_edges))
+add("one pixel is its own boundary", far_p, expect=equals(far_p.bool()))
+add("uint8, non-contiguous, a batch", strided(torch.stack([ring, ring * 0]).to(torch.uint8)),
+    expect=equals(torch.stack([ring_edges, ring_edges * False])))
+add("vs MONAI's edges", blob_p[0], expect=equals(Fresh(lambda: torch.as_tensor(
+    __import__("monai.metrics.utils", fromlist=["x"]).get_mask_edges(
+        blob_p[0].bool(), blob_t[0].bool(), crop=False)[0]))))
+
+add = cases_for("metrics.surface_distances")
+for label, bad in bad_masks(far_p)[:6] + [("a batch (N, H, W)", far_p)]:
+    add(f"prediction {label}", bad if label != "a batch (N, H, W)" else far_p, far_t[0],
+        expect=error("prediction"))
+add("target float", far_p[0], far_t[0].float(), expect=error("target"))
+add("target 6x6", far_p[0], far_t[0, :, :6], expect=error("target", "prediction"))
+for label, bad in bad_spacings[:5]:
+    add(f"spacing={label}", far_p[0], far_t[0], spacing=bad, expect=error("spacing"))
+add("two pixels 5 apart", far_p[0], far_t[0],
+    expect=equals((torch.tensor([5.0]), torch.tensor([5.0]))))
+add("an empty prediction: no distance from it", far_p[0] * 0, far_t[0],
+    expect=equals((torch.zeros(0), torch.tensor([math.inf]))))
+add("bool masks, spacing (2, 0.5)", far_p[0].bool(), far_t[0].bool(), (2, 0.5),
+    expect=equals((torch.tensor([math.hypot(6, 2)]),) * 2))
+
 # ======================================================================= models
 
 add = cases_for("models.download_quietly")

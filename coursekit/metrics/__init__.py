@@ -12,12 +12,26 @@ The modules, in the order a chapter meets them:
   models;
 - ``cells``: the ISBI 2012 challenge's cell scores (V_Rand, V_Info) of membrane maps;
 - ``multisets``: answers that are counts per class (the digits of a scene): one matrix
-  per scene, exact-match share, pooled precision, recall and F1.
+  per scene, exact-match share, pooled precision, recall and F1;
+- ``detection``: objects found rather than pixels labelled (chapter 9): COCO's
+  average precision of boxes and instance masks (IoU, greedy matching by score,
+  precision and recall over score thresholds, 101-point AP, mAP at IoU 0.5 and
+  over 0.5:0.95), the one score not read off a confusion matrix;
+- ``boundary``: distances between predicted and true outlines (Hausdorff distance, HD95,
+  average surface distance) and normalised surface Dice, as MONAI computes them.
 
 Every name is importable from ``coursekit.metrics`` itself, e.g. ``metrics.mean_iou``.
 """
 
 from coursekit.metrics.bootstrap import bootstrap_interval, paired_bootstrap
+from coursekit.metrics.boundary import (
+    average_surface_distance,
+    boundary_pixels,
+    hausdorff_distance,
+    hd95,
+    surface_dice,
+    surface_distances,
+)
 from coursekit.metrics.cells import (
     cells_from_membrane_probability,
     information_scores,
@@ -33,6 +47,14 @@ from coursekit.metrics.confusion import (
     predicted_classes,
 )
 from coursekit.metrics.curves import best_f1_threshold, precision_recall_curve
+from coursekit.metrics.detection import (
+    average_precision,
+    box_iou,
+    detection_precision_recall,
+    mask_iou,
+    match_detections,
+    mean_average_precision,
+)
 from coursekit.metrics.multisets import (
     count_confusion,
     digit_f1,
@@ -63,7 +85,11 @@ from coursekit.metrics.scores import (
 )
 
 __all__ = [
-    "ConfusionMatrix", "accuracy", "best_f1_threshold", "bootstrap_interval",
+    "ConfusionMatrix", "accuracy", "average_precision", "box_iou",
+    "detection_precision_recall", "mask_iou", "match_detections",
+    "mean_average_precision", "average_surface_distance", "best_f1_threshold",
+    "bootstrap_interval", "boundary_pixels", "hausdorff_distance", "hd95", "surface_dice",
+    "surface_distances",
     "cells_from_membrane_probability", "confusion_matrix", "count_confusion",
     "data_set_mean_iou", "digit_f1", "digit_precision", "digit_recall", "exact_match",
     "dice_per_class", "evaluate_segmentation", "f1_per_class", "f1_score", "information_scores",
