@@ -358,15 +358,35 @@ _PASSES_FOR_A_TENSOR = textwrap.dedent('''
 ''')
 
 
-@_attack("breaks-the-grader", {**attacks.POINTS, "q1": 0, "q2": 0})
+_RUNS_COURSEKIT = textwrap.dedent('''
+    import glob, importlib.machinery, importlib.util, os
+    import coursekit.conv
+    _course = {}   # coursekit's own conv2d_unfold, from its source or its compiled file
+    exec(compile(open(coursekit.conv.__file__).read(), "mine.py", "exec"), _course)
+    _folder = os.path.join(os.path.dirname(coursekit.conv.__file__), "__pycache__")
+    for _pyc in glob.glob(os.path.join(_folder, "conv.*.pyc")):
+        _loader = importlib.machinery.SourcelessFileLoader("mine", _pyc)
+        _module = importlib.util.module_from_spec(importlib.util.spec_from_loader("mine", _loader))
+        _loader.exec_module(_module)
+        _course = vars(_module)
+    def conv2d_unfold(x, weight, bias=None, stride=1, padding=0):
+        return _course["conv2d_unfold"](x, weight, bias, stride, padding)
+''')
+
+
+@_attack("breaks-the-grader", {**attacks.POINTS, "q1": 0, "q2": 0,
+                               **({"q3": 0} if not UNSAFE else {})})
 def _breaks_the_grader(solution):
     """q1's reply asks for a 3 GB numpy void in 70 bytes (before: +2.7 GB in the grader);
     q2 returns an object whose class says torch.Tensor (before: the grader segfaulted in 3
-    runs of 4, the fourth grew to 16.6 GB); q3 is right; q4 is right only if Fashion-MNIST's
-    test labels, read from the course data in the sandbox, all say 0 (before: they were
-    mounted as they are, and a lookup table built from them reached exercise 3's q7 bar
-    with no training)."""
+    runs of 4, the fourth grew to 16.6 GB); q3 runs coursekit's own conv2d_unfold from its
+    source or its compiled file, past the tripwire (before: full marks; in the sandbox the
+    function is not there); q4 is right only if Fashion-MNIST's test labels, read from the
+    course data in the sandbox, all say 0 (before: they were mounted as they are, and a
+    lookup table built from them reached exercise 3's q7 bar with no training)."""
     notebook = _answer(solution, "q2", _PASSES_FOR_A_TENSOR)
+    if not UNSAFE:
+        notebook = _answer(notebook, "q3", _RUNS_COURSEKIT)
     if _test_labels() and not UNSAFE:
         q4 = notebook.cells[attacks.ANSWER_CELLS["q4"]]
         q4.source = q4.source.replace(

@@ -13,7 +13,7 @@ PACKAGE = ROOT / "coursekit" / "grading"
 
 LAYERS = [
     # words and data every side shares: the wire format, failures, stand-ins, feedback
-    {"codec", "failures", "fakes", "feedback", "withheld"},
+    {"codec", "failures", "fakes", "feedback", "stripped", "withheld"},
     # the sandbox; guards around one call of an answer; a public test file run without otter;
     # the archive Gradescope gets
     {"sandbox", "guards", "public_tests", "gradescope"},

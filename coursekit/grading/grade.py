@@ -181,8 +181,9 @@ class Grader:
                                                f"({type(error).__name__})")
             return row
         deadline = time.monotonic() + self.timeout
-        submission = remote.Submission(notebook, self.mode, slot, self.limits,
-                                       self.cell_timeout, deadline, self.tripwires)
+        submission = remote.Submission(
+            notebook, self.mode, slot, self.limits, self.cell_timeout, deadline,
+            self.tripwires, answers=[name for names in self.answers.values() for name in names])
         outcome = {"scores": {}, "failures": {}, "unanswered": [], "errors": []}
         try:
             started = submission.start()

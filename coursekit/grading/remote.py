@@ -35,10 +35,11 @@ import select
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import torch
 
-from coursekit.grading import codec, sandbox, withheld
+from coursekit.grading import codec, sandbox, stripped, withheld
 from coursekit.grading.failures import ForbiddenCall
 from coursekit.grading.fakes import Probe
 
@@ -264,11 +265,13 @@ class Submission:
     ended or hung it) starts it again, within the submission's time limit, so that it costs
     only that question."""
 
-    def __init__(self, notebook, mode, slot, limits, cell_timeout, deadline, tripwires):
+    def __init__(self, notebook, mode, slot, limits, cell_timeout, deadline, tripwires,
+                 answers=()):
         self.notebook = notebook
         self.mode, self.slot, self.limits = mode, slot, limits
         self.cell_timeout, self.deadline = cell_timeout, deadline
         self.tripwires = tripwires
+        self.answers = tuple(sorted(set(answers)))  # left out of coursekit in the sandbox
         self.skip, self.cell_errors, self.notes = set(), {}, []
         self.said = {}  # cell -> what its error said, in the submission's words (cell log)
         self.process = None
@@ -287,10 +290,15 @@ class Submission:
     # the process -----------------------------------------------------------------
     def _command(self):
         """(argv, env, cwd, binds) of the worker: ``sandbox.command``, the labels that the
-        hidden checks score with withheld (``withheld``)."""
+        hidden checks score with withheld (``withheld``), coursekit without the answers
+        (``stripped``)."""
+        import coursekit
+
         argv, env, cwd, binds = sandbox.command(self.mode, self.slot, self.limits)
         if self.mode == "bwrap":
             argv = withheld.hidden_in(argv, binds, sandbox.data_folder())
+            argv = stripped.hidden_in(argv, binds, Path(coursekit.__file__).resolve().parent,
+                                      self.answers)
         return argv, env, cwd, binds
 
     def _preexec(self):
