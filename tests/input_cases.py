@@ -1762,6 +1762,211 @@ add("uint8 counts of 200 and 100", torch.tensor([[200]], dtype=torch.uint8),
     torch.tensor([[100]], dtype=torch.uint8), expect=equals(torch.tensor([[[0, 100],
                                                                              [0, 100]]])))
 
+# ---------------------------------------------- detection: COCO's average precision (chapter 9)
+# (tests/test_metrics_detection.py checks the numbers against pycocotools on random scenes)
+
+det_a = torch.tensor([[0.0, 0.0, 2.0, 2.0], [1.0, 0.0, 3.0, 2.0], [5.0, 5.0, 6.0, 7.5]])
+det_b = torch.tensor([[1.0, 0.0, 3.0, 2.0], [0.5, 0.5, 2.5, 2.5]])
+add = cases_for("metrics.box_iou")
+for name in ("boxes_a", "boxes_b"):
+    for label, bad in [("int64", det_a.long()), ("a list", det_a.tolist()), ("None", None),
+                       ("(K, 3)", det_a[:, :3]), ("(4,)", det_a[0]),
+                       ("NaN", with_value(det_a, math.nan, 2)),
+                       ("inf", with_value(det_a, math.inf, 3)),
+                       ("x2 < x1", with_value(det_a, -1.0, 2))]:
+        args = (bad, det_b) if name == "boxes_a" else (det_b, bad)
+        add(f"{name} {label}", *args, expect=error(name))
+add("three boxes by two", det_a, det_b,
+    expect=equals(torch.tensor([[1 / 3, 2.25 / 5.75], [1.0, 2.25 / 5.75], [0.0, 0.0]],
+                               dtype=torch.float64)))
+add("float16 and float64, non-contiguous", strided(det_a.half()), det_b.double(),
+    expect=equals(same_call(det_a, det_b)))
+add("no box", det_a[:0], det_b, expect=equals(torch.zeros(0, 2, dtype=torch.float64)))
+
+det_masks_a = torch.tensor([[[1, 1, 0], [0, 0, 0]], [[0, 0, 0], [0, 0, 0]]], dtype=torch.bool)
+det_masks_b = torch.tensor([[[0, 1, 1], [0, 0, 0]]], dtype=torch.uint8)
+det_probabilities = torch.tensor([[[[0.9, 0.6, 0.5], [0.1, 0.0, 0.2]]]])
+add = cases_for("metrics.mask_iou")
+for name in ("masks_a", "masks_b"):
+    for label, bad in [("a list", det_masks_b.tolist()), ("(H, W)", det_masks_b[0]),
+                       ("(K, 2, H, W)", det_probabilities.expand(1, 2, 2, 3)),
+                       ("logits", det_probabilities * 4 - 2),
+                       ("NaN", with_value(det_probabilities, math.nan)),
+                       ("value 2", with_value(det_masks_b, 2)),
+                       ("value -1", with_value(det_masks_b.long(), -1)),
+                       ("complex", det_masks_b.to(torch.complex64))]:
+        args = (bad, det_masks_b) if name == "masks_a" else (det_masks_b, bad)
+        add(f"{name} {label}", *args, expect=error(name))
+add("masks_b of another size", det_masks_a, det_masks_b[:, :, :2], expect=error("masks_b"))
+for label, bad in bad_numbers(low=0, high=1, full=True):
+    add(f"mask_threshold={label}", det_masks_a, det_masks_b, mask_threshold=bad,
+        expect=error("mask_threshold"))
+add("by hand, an empty mask", det_masks_a, det_masks_b,
+    expect=equals(torch.tensor([[1 / 3], [0.0]], dtype=torch.float64)))
+add("probabilities (K, 1, H, W), > 0.5", det_probabilities, det_masks_b,
+    expect=equals(torch.tensor([[1 / 3]], dtype=torch.float64)))
+add("mask_threshold=0.4", det_probabilities, det_masks_b, mask_threshold=0.4,
+    expect=equals(torch.tensor([[2 / 3]], dtype=torch.float64)))
+for label, same_masks in int_dtypes(det_masks_b.long(), full=True) + [
+        ("float 0/1", det_masks_b.float()), ("non-contiguous", strided(det_masks_b))]:
+    add(f"masks_b {label}", det_masks_a, same_masks,
+        expect=equals(torch.tensor([[1 / 3], [0.0]], dtype=torch.float64)))
+add("two empty masks: 0 (as pycocotools)", det_masks_a[1:], det_masks_a[1:],
+    expect=equals(torch.zeros(1, 1, dtype=torch.float64)))
+add("no mask", det_masks_a[:0], det_masks_b, expect=equals(torch.zeros(0, 1,
+                                                                         dtype=torch.float64)))
+
+det_ious = torch.tensor([[0.6, 0.7, 0.0], [0.6, 0.9, 0.0], [0.8, 0.8, 0.4], [0.0, 0.0, 0.5]])
+add = cases_for("metrics.match_detections")
+for label, bad in [("int64", det_ious.long()), ("a list", det_ious.tolist()), ("None", None),
+                   ("(G,)", det_ious[0]), ("NaN", with_value(det_ious, math.nan)),
+                   ("1.5", with_value(det_ious, 1.5)), ("-0.1", with_value(det_ious, -0.1)),
+                   ("bool", det_ious > 0.5)]:
+    add(f"ious {label}", bad, expect=error("ious"))
+for label, bad in bad_numbers(low=0, high=1, full=True):
+    add(f"iou_threshold={label}", det_ious, bad, expect=error("iou_threshold"))
+add("greedy by score, IoU at the threshold a match", det_ious, 0.5,
+    expect=equals(torch.tensor([1, 0, -1, 2])))
+add("iou_threshold=0.75", det_ious, 0.75, expect=equals(torch.tensor([-1, 1, 0, -1])))
+add("a tie goes to the later truth", torch.tensor([[0.6, 0.6]]),
+    expect=equals(torch.tensor([1])))
+add("float16, non-contiguous", strided(det_ious.half()), 0.5,
+    expect=equals(torch.tensor([1, 0, -1, 2])))
+add("no truth", torch.zeros(2, 0), expect=equals(torch.tensor([-1, -1])))
+add("no detection", torch.zeros(0, 3), expect=equals(torch.zeros(0, dtype=torch.long)))
+
+det_scores = torch.tensor([0.6, 0.9, 0.7, 0.8])
+det_hits = torch.tensor([False, True, True, False])
+det_curve = (torch.tensor([1, 1 / 2, 2 / 3, 1 / 2], dtype=torch.float64),
+             torch.tensor([1 / 3, 1 / 3, 2 / 3, 2 / 3], dtype=torch.float64),
+             torch.tensor([0.9, 0.8, 0.7, 0.6], dtype=torch.float64))
+add = cases_for("metrics.detection_precision_recall")
+for label, bad in [("int64", det_scores.long()), ("a list", det_scores.tolist()),
+                   ("NaN", with_value(det_scores, math.nan)), ("(1, D)", det_scores[None]),
+                   ("None", None)]:
+    add(f"scores {label}", bad, det_hits, 3, expect=error("scores"))
+for label, bad in [("float", det_hits.float()), ("value 2", with_value(det_hits.long(), 2)),
+                   ("3 for 4 scores", det_hits[:3]), ("a list", det_hits.tolist())]:
+    add(f"true_positive {label}", det_scores, bad, 3, expect=error("true_positive"))
+for label, bad in bad_ints(1, full=True) + [("1, fewer than 2 true positives", 1)]:
+    add(f"num_truths={label}", det_scores, det_hits, bad, expect=error("num_truths"))
+add("sorted by score: precision, recall, scores", det_scores, det_hits, 3,
+    expect=equals(det_curve))
+for label, same_hits in int_dtypes(det_hits.long(), full=True):
+    add(f"true_positive {label}", strided(det_scores.double()), same_hits, np.int64(3),
+        expect=equals(det_curve))
+add("no detection", torch.zeros(0), torch.zeros(0, dtype=torch.bool), 2,
+    expect=equals((torch.zeros(0),) * 3))
+
+add = cases_for("metrics.average_precision")
+for name in ("precision", "recall"):
+    for label, bad in [("a list", [0.5]), ("int64", torch.tensor([1])), ("NaN",
+                                                                        torch.tensor([math.nan])),
+                       ("1.5", torch.tensor([1.5])), ("(1, D)", torch.tensor([[0.5]]))]:
+        args = (bad, torch.tensor([0.5])) if name == "precision" else (torch.tensor([0.5]), bad)
+        add(f"{name} {label}", *args, expect=error(name))
+add("recall falling", torch.tensor([1.0, 0.5]), torch.tensor([0.5, 0.2]),
+    expect=error("recall"))
+add("recall of another length", torch.tensor([1.0, 0.5]), torch.tensor([0.5]),
+    expect=error("recall"))
+add("101-point interpolation by hand", det_curve[0], det_curve[1],
+    expect=equals((34 * 1 + 33 * 2 / 3) / 101, atol=1e-12))
+add("float32, non-contiguous", strided(det_curve[0].float()), strided(det_curve[1].float()),
+    expect=equals((34 * 1 + 33 * 2 / 3) / 101))
+add("no detection: 0", torch.zeros(0), torch.zeros(0), expect=equals(0.0))
+add("every object found first: 1", torch.ones(3), torch.tensor([0.5, 0.9, 1.0]),
+    expect=equals(1.0))
+
+# five objects of class 1, three found first (recall 3/5 reaches the level 0.6: AP 61/101 at
+# every IoU threshold); an object of class 2 not found (AP 0); class 9 only predicted
+det_truth = torch.tensor([[10.0 * i, 0.0, 10.0 * i + 5, 5.0] for i in range(5)])
+det_found = [{"boxes": torch.cat([det_truth[:3], det_truth[:1]]),
+              "labels": torch.tensor([1, 1, 1, 9]),
+              "scores": torch.tensor([0.9, 0.8, 0.7, 0.95])},
+             {"boxes": torch.zeros(0, 4), "labels": torch.zeros(0, dtype=torch.long),
+              "scores": torch.zeros(0)}]
+det_true = [{"boxes": det_truth, "labels": torch.ones(5, dtype=torch.long)},
+            {"boxes": det_truth[:1], "labels": torch.tensor([2])}]
+det_mask_truth = torch.zeros(5, 6, 50, dtype=torch.uint8)
+for i in range(5):
+    det_mask_truth[i, 0:5, 10 * i:10 * i + 5] = 1
+det_found_masks = [{**det_found[0], "masks": torch.cat([det_mask_truth[:3],
+                                                        det_mask_truth[:1]]).float()[:, None]},
+                   {**det_found[1], "masks": torch.zeros(0, 1, 6, 50)}]
+det_true_masks = [{**det_true[0], "masks": det_mask_truth},
+                  {**det_true[1], "masks": det_mask_truth[:1]}]
+det_expected = {"map": 61 / 202, "map_50": 61 / 202, "map_75": 61 / 202,
+                "classes": torch.tensor([1, 2])}
+
+
+def det_summary(result):
+    return {key: result[key] for key in ("map", "map_50", "map_75", "classes")}
+
+
+def det_replaced(found, i=0, **entries):
+    out = [dict(f) for f in found]
+    out[i].update(entries)
+    return out
+
+
+add = cases_for("metrics.mean_average_precision")
+add("boxes, by hand", det_found, det_true, expect=equals(det_expected, post=det_summary))
+add("masks, by hand", det_found_masks, det_true_masks, "segm",
+    expect=equals(det_expected, post=det_summary))
+add("tuples, uint8 labels, float64 boxes, non-contiguous",
+    tuple(det_replaced(det_found, labels=det_found[0]["labels"].to(torch.uint8),
+                       boxes=strided(det_found[0]["boxes"].double()))),
+    tuple(det_replaced(det_true, labels=det_true[0]["labels"].int())),
+    expect=equals(det_expected, post=det_summary))
+add("masks (K, H, W) 0/1 and bool truths", det_replaced(
+    det_found_masks, masks=det_found_masks[0]["masks"][:, 0].to(torch.uint8)),
+    det_replaced(det_true_masks, masks=det_mask_truth.bool()), "segm",
+    expect=equals(det_expected, post=det_summary))
+add("max_detections=2: the 0.7 past the limit", det_found, det_true, max_detections=2,
+    expect=equals({**det_expected, "map": 41 / 202, "map_50": 41 / 202, "map_75": 41 / 202},
+                  post=det_summary))
+for label, bad in [("a dict", det_found[0]), ("None", None), ("a list of tensors",
+                                                              [det_truth]),
+                   ("without scores", [{"boxes": det_truth, "labels": det_true[0]["labels"]}]),
+                   ("scores NaN", det_replaced(det_found, scores=torch.tensor(
+                       [0.9, math.nan, 0.7, 0.9]))),
+                   ("scores int", det_replaced(det_found, scores=torch.tensor([9, 8, 7, 9]))),
+                   ("scores of 3 for 4 boxes", det_replaced(det_found,
+                                                            scores=torch.tensor([0.9, 0.8, 0.7]))),
+                   ("labels float", det_replaced(det_found,
+                                                 labels=det_found[0]["labels"].float())),
+                   ("labels -1", det_replaced(det_found, labels=torch.tensor([1, 1, -1, 9]))),
+                   ("boxes NaN", det_replaced(det_found, boxes=with_value(
+                       det_found[0]["boxes"], math.nan))),
+                   ("boxes inverted", det_replaced(det_found, boxes=det_found[0]["boxes"][
+                       :, [2, 3, 0, 1]])),
+                   ("boxes int", det_replaced(det_found, boxes=det_found[0]["boxes"].long()))]:
+    add(f"predictions {label}", bad, det_true, expect=error("predictions"))
+for label, bad in [("one image for two", det_true[:1]), ("a dict", det_true[0]),
+                   ("labels float", det_replaced(det_true, labels=torch.ones(5))),
+                   ("no object in any image", [{"boxes": torch.zeros(0, 4),
+                                                "labels": torch.zeros(0, dtype=torch.long)}] * 2),
+                   ("without boxes", [{"labels": t["labels"]} for t in det_true])]:
+    add(f"targets {label}", det_found, bad, expect=error("targets"))
+add("no image", [], [], expect=error("targets"))
+for label, bad in [("logits", det_replaced(det_found_masks, masks=det_found_masks[0]["masks"]
+                                           * 10 - 5)),
+                   ("(K, 2, H, W)", det_replaced(det_found_masks, masks=det_found_masks[0][
+                       "masks"].expand(4, 2, 6, 50))),
+                   ("without masks", det_found)]:
+    add(f"segm: predictions masks {label}", bad, det_true_masks, "segm",
+        expect=error("predictions"))
+add("segm: targets masks of another size", det_found_masks,
+    det_replaced(det_true_masks, masks=det_mask_truth[:, :, :40]), "segm",
+    expect=error("targets"))
+add("iou_type 'box'", det_found, det_true, "box", expect=error("iou_type"))
+for label, bad in bad_ints(1, full=True):
+    add(f"max_detections={label}", det_found, det_true, max_detections=bad,
+        expect=error("max_detections"))
+for label, bad in bad_numbers(low=0, high=1):
+    add(f"mask_threshold={label}", det_found_masks, det_true_masks, "segm",
+        mask_threshold=bad, expect=error("mask_threshold"))
+
 # ---------------------------------------------- boundary: Hausdorff, HD95, ASSD, surface Dice
 # (issue 23) closed forms: one pixel in each image, 3 rows and 4 columns apart (d = 5; with
 # spacing (2, 0.5): sqrt(6^2 + 2^2)); MONAI's values where a formula would be long
