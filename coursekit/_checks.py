@@ -409,3 +409,36 @@ def check_class_probabilities(value, name: str, dims: str | None = None) -> torc
                              f"(dim 1), found sums off by up to {stray:.3g}; for logits take "
                              ".softmax(dim=1) first")
     return value
+
+
+def check_detections(value, name: str, keys: tuple) -> list:
+    """``value`` as a list if it is a list or tuple of dicts, one per image, each holding
+    ``keys`` (torchvision's detection models take targets and return predictions so: boxes,
+    labels, scores, masks); the entries themselves are checked by the caller."""
+    if not isinstance(value, list | tuple):
+        raise TypeError(f"{name}: expected a list of dicts (one per image) with "
+                        f"{', '.join(keys)}, got {describe(value)}")
+    for i, found in enumerate(value):
+        if not isinstance(found, dict):
+            raise TypeError(f"{name}[{i}]: expected a dict with {', '.join(keys)}, "
+                            f"got {describe(found)}")
+        missing = [key for key in keys if key not in found]
+        if missing:
+            raise ValueError(f"{name}[{i}]: expected a dict with {', '.join(keys)}, got "
+                             f"one without {', '.join(repr(key) for key in missing)}")
+    return list(value)
+
+
+def check_instance_masks(value, name: str, threshold: float = 0.5) -> torch.Tensor:
+    """One mask per instance, (K, 1, H, W) or (K, H, W), as (K, H, W) bool: probabilities
+    (float in [0, 1], the instance where > ``threshold``, as torchvision's Mask R-CNN
+    returns them) or 0/1 (any integer dtype, or bool, as targets hold them)."""
+    check_tensor(value, name, ndim=(3, 4), dims="(K, 1, H, W) or (K, H, W)")
+    if value.dim() == 4 and value.shape[1] != 1:
+        raise ValueError(f"{name}: expected one mask per instance (K, 1, H, W) or (K, H, W), "
+                         f"got {describe(value)}")
+    masks = value[:, 0] if value.dim() == 4 else value
+    if masks.is_floating_point():
+        return check_probabilities(masks, name) > threshold
+    return check_indices(masks, name, low=0, high=1,
+                         wanted="0/1 masks (or probabilities): values") > 0
