@@ -329,6 +329,9 @@ def test_nothing_is_shared_between_submissions():
     """One submission stores its answers in the kernel keyring, the next in the same job slot
     looks for them (it found them before: same user, a keyring that outlives it): the
     keyring is refused, each start has a user of its own, and nothing is left running."""
+    if sandbox.seccomp_program() is None:
+        assert "keyring is NOT blocked" in sandbox.describe()
+        pytest.skip(f"no seccomp filter for {os.uname().machine} here: the keyring is open")
     first = sandbox.run("STORE = True\n" + KEYRING, slot=6)
     second = sandbox.run("STORE = False\n" + KEYRING, slot=6)
     assert first.returncode == second.returncode == 0, first.stderr + second.stderr
