@@ -216,16 +216,19 @@ class _Cgroups:
             return int(file.read())
         return None
 
-    def remove(self):
+    def remove(self, bases=False):
+        """Remove the slots' groups (emptied first), and with ``bases`` the grader's own
+        (at its exit: they stay set up for another grading by the same process)."""
         for folder in sorted(self.made, reverse=True):
             slot = int(Path(folder).name)
             self.empty(slot, wait=2.0)
             with contextlib.suppress(OSError):
                 os.rmdir(folder)
-        for base in set(self.bases.values()):
-            with contextlib.suppress(OSError):
-                os.rmdir(base)
         self.made = set()
+        if bases:
+            for base in set(self.bases.values()):
+                with contextlib.suppress(OSError):
+                    os.rmdir(base)
 
 
 def _own_groups():
@@ -472,18 +475,19 @@ def release(slot):
         shutil.rmtree(state.folder, ignore_errors=True)
 
 
-def release_all():
-    """End every slot, and remove the grader's control groups."""
+def release_all(bases=False):
+    """End every slot, and remove the slots' control groups (and with ``bases``, at exit,
+    the grader's own)."""
     for slot in list(_SLOTS):
         release(slot)
     groups, _ = cgroups()
     if groups is not None:
-        groups.remove()
+        groups.remove(bases)
 
 
 def _at_exit():
     with contextlib.suppress(Exception):
-        release_all()
+        release_all(bases=True)
 
 
 atexit.register(_at_exit)
