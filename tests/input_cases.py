@@ -2106,6 +2106,135 @@ add("an empty prediction: no distance from it", far_p[0] * 0, far_t[0],
 add("bool masks, spacing (2, 0.5)", far_p[0].bool(), far_t[0].bool(), (2, 0.5),
     expect=equals((torch.tensor([math.hypot(6, 2)]),) * 2))
 
+# ---------------------------------------------- calibration: ECE, reliability bins, temperature
+# (issue 23) references: torchmetrics' calibration errors, a hand count, closed forms
+
+cal_g = torch.Generator().manual_seed(2023)
+cal_logits = torch.randn(2, 3, 4, 5, generator=cal_g) * 3
+cal_probs = cal_logits.softmax(1)
+# targets drawn from softmax(logits / 3): the logits are over-confident, T about 3
+cal_target = torch.multinomial((cal_logits / 3).softmax(1).movedim(1, -1).reshape(-1, 3), 1,
+                               generator=cal_g).view(2, 4, 5)
+cal_ignored = with_value(cal_target, 255, 7)
+bin_p = torch.rand(2, 4, 5, generator=cal_g)
+bin_t = (torch.rand(2, 4, 5, generator=cal_g) < bin_p).long()
+
+
+def tm_calibration(probabilities, target, n_bins=15, ignore_index=None, binary=False):
+    def make():
+        from torchmetrics.functional.classification import (
+            binary_calibration_error,
+            multiclass_calibration_error,
+        )
+
+        if binary:
+            return float(binary_calibration_error(probabilities, target, n_bins,
+                                                  ignore_index=ignore_index))
+        return float(multiclass_calibration_error(probabilities, target, probabilities.shape[1],
+                                                  n_bins, ignore_index=ignore_index))
+
+    return Fresh(make)
+
+
+def bad_probabilities(p):
+    """Probabilities (N, C, ...) that are not: logits, NaN, int, a list, None, not summing
+    to 1, 0-D."""
+    return [("logits", p * 6 - 3), ("NaN", with_value(p, math.nan)),
+            ("inf", with_value(p, math.inf)), ("int64", (p > 0.5).long()),
+            ("a list", p.tolist()), ("None", None), ("0-D", p[0, 0, 0, 0])]
+
+
+for name in ("expected_calibration_error", "reliability_bins"):
+    add = cases_for(f"metrics.{name}")
+    for label, bad in bad_probabilities(cal_probs) + [("not summing to 1", cal_probs * 0.5),
+                                                       ("(N, C, H) for (N, H, W)",
+                                                        cal_probs[..., 0])]:
+        add(f"probabilities {label}", bad, cal_target, expect=error("probabilities"))
+    for label, bad in [("float", cal_target.float()), ("a list", cal_target.tolist()),
+                       ("None", None), ("value 3", with_value(cal_target, 3)),
+                       ("value -1", with_value(cal_target, -1)),
+                       ("255 without ignore_index", cal_ignored),
+                       ("every pixel ignored", cal_target * 0 + 255),
+                       ("(N, H) ", cal_target[..., 0])]:
+        kwargs = {"ignore_index": 255} if label == "every pixel ignored" else {}
+        add(f"target {label}", cal_probs, bad, expect=error("target", "probabilities"),
+            **kwargs)
+    add("binary target value 2", bin_p, with_value(bin_t, 2), expect=error("target"))
+    add("nothing (N = 0)", cal_probs[:0], cal_target[:0], expect=error("target"))
+    for label, bad in bad_ints(1, full=True):
+        add(f"n_bins={label}", cal_probs, cal_target, bad, expect=error("n_bins"))
+    add("ignore_index=True", cal_probs, cal_ignored, ignore_index=True,
+        expect=error("ignore_index"))
+    add("ignore_index 1.5", cal_probs, cal_ignored, ignore_index=1.5,
+        expect=error("ignore_index"))
+
+add = cases_for("metrics.expected_calibration_error")
+add("vs torchmetrics, (N, C, H, W)", cal_probs, cal_target,
+    expect=equals(tm_calibration(cal_probs, cal_target), atol=1e-6))
+add("vs torchmetrics, 255 ignored, uint8 target, 7 bins", cal_probs,
+    cal_ignored.to(torch.uint8), 7, 255,
+    expect=equals(tm_calibration(cal_probs, cal_ignored, 7, 255), atol=1e-6))
+add("vs torchmetrics, (N, C)", cal_probs[:, :, 0, 0], cal_target[:, 0, 0],
+    expect=equals(tm_calibration(cal_probs[:, :, 0, 0], cal_target[:, 0, 0]), atol=1e-6))
+add("binary (N, H, W), vs torchmetrics", bin_p, bin_t,
+    expect=equals(tm_calibration(bin_p, bin_t, binary=True), atol=1e-6))
+add("binary (N, 1, H, W), bool target", bin_p[:, None], bin_t.bool(),
+    expect=equals(tm_calibration(bin_p, bin_t, binary=True), atol=1e-6))
+add("binary (N,), 3 bins", bin_p.flatten(), bin_t.flatten(), 3,
+    expect=equals(tm_calibration(bin_p.flatten(), bin_t.flatten(), 3, binary=True), atol=1e-6))
+add("float64, non-contiguous, n_bins a NumPy int", strided(cal_probs.double()),
+    strided(cal_target), np.int64(15), expect=equals(same_call(cal_probs, cal_target)))
+add("float16 probabilities", cal_probs.half(), cal_target,
+    expect=equals(same_call(cal_probs.half().float(), cal_target)))
+add("one bin: |accuracy - mean confidence|", torch.tensor([[0.9, 0.1], [0.6, 0.4]]),
+    torch.tensor([0, 1]), 1, expect=equals(abs(0.5 - 0.75)))
+
+add = cases_for("metrics.reliability_bins")
+add("hand-counted, 4 bins", torch.tensor([[0.9, 0.1], [0.65, 0.35], [0.3, 0.7], [1.0, 0.0]]),
+    torch.tensor([0, 1, 1, 1]), 4,
+    expect=equals({"edges": torch.tensor([0, 0.25, 0.5, 0.75, 1]),
+                   "count": torch.tensor([0, 0, 2, 2]),
+                   "confidence": torch.tensor([math.nan, math.nan, 0.675, 0.95]),
+                   "accuracy": torch.tensor([math.nan, math.nan, 0.5, 0.5])}))
+add("binary: the share of class 1 per bin", torch.tensor([0.05, 0.1, 0.8, 1.0]),
+    torch.tensor([0, 1, 1, 1]), 2,
+    expect=equals({"edges": torch.tensor([0, 0.5, 1]), "count": torch.tensor([2, 2]),
+                   "confidence": torch.tensor([0.075, 0.9]),
+                   "accuracy": torch.tensor([0.5, 1.0])}))
+
+# fit_temperature(logits, target, ignore_index=None, max_iter=100)
+# closed form: one logit 2 everywhere, 3 of 4 positive: sigmoid(2 / T) = 3/4, T = 2 / log 3
+one_logit, one_target = torch.full((1, 1, 2, 2), 2.0), torch.tensor([[[1, 1], [1, 0]]])
+add = cases_for("metrics.fit_temperature")
+for label, bad in [("int64", cal_logits.long()), ("NaN", with_value(cal_logits, math.nan)),
+                   ("inf", with_value(cal_logits, -math.inf)), ("a list", cal_logits.tolist()),
+                   ("None", None), ("(N, C, H) for (N, H, W)", cal_logits[..., 0])]:
+    add(f"logits {label}", bad, cal_target, expect=error("logits"))
+for label, bad in [("float", cal_target.float()), ("value 3", with_value(cal_target, 3)),
+                   ("255 without ignore_index", cal_ignored), ("None", None)]:
+    add(f"target {label}", cal_logits, bad, expect=error("target"))
+add("every pixel ignored", cal_logits, cal_target * 0 - 1, ignore_index=-1,
+    expect=error("target"))
+add("every prediction right: T -> 0", cal_logits, cal_logits.argmax(1), expect=error("logits"))
+add("logits against the target: T -> infinity", torch.tensor([[2.0, 0.0], [0.0, 2.0]]),
+    torch.tensor([1, 0]), expect=error("logits"))
+for label, bad in bad_ints(1, full=True):
+    add(f"max_iter={label}", cal_logits, cal_target, max_iter=bad, expect=error("max_iter"))
+add("ignore_index=True", cal_logits, cal_ignored, ignore_index=True,
+    expect=error("ignore_index"))
+add("one logit (N, 1, H, W): T = 2 / log 3", one_logit, one_target,
+    expect=equals(2 / math.log(3), rtol=1e-6))
+add("one logit, the target's shape, bool target", one_logit[:, 0], one_target.bool(),
+    expect=equals(2 / math.log(3), rtol=1e-6))
+add("logits [4, 0, 0], class 0 in 60 %: T = 4 / log 3",
+    torch.tensor([[4.0, 0.0, 0.0]]).repeat(10, 1), torch.tensor([0] * 6 + [1, 2, 2, 1]),
+    expect=equals(4 / math.log(3), rtol=1e-6))
+add("float16 logits, uint8 target, 255 ignored", cal_logits.half(), cal_ignored.to(torch.uint8),
+    ignore_index=255, expect=equals(same_call(cal_logits.half().float(), cal_ignored,
+                                              ignore_index=255)))
+add("non-contiguous, max_iter a NumPy int", strided(cal_logits), strided(cal_target),
+    max_iter=np.int64(100), expect=equals(same_call(cal_logits, cal_target)))
+
 # ======================================================================= models
 
 add = cases_for("models.download_quietly")

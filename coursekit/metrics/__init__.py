@@ -18,7 +18,8 @@ The modules, in the order a chapter meets them:
   precision and recall over score thresholds, 101-point AP, mAP at IoU 0.5 and
   over 0.5:0.95), the one score not read off a confusion matrix;
 - ``boundary``: distances between predicted and true outlines (Hausdorff distance, HD95,
-  average surface distance) and normalised surface Dice, as MONAI computes them.
+  average surface distance) and normalised surface Dice, as MONAI computes them;
+- ``calibration``: reliability bins, expected calibration error, temperature scaling.
 
 Every name is importable from ``coursekit.metrics`` itself, e.g. ``metrics.mean_iou``.
 """
@@ -31,6 +32,11 @@ from coursekit.metrics.boundary import (
     hd95,
     surface_dice,
     surface_distances,
+)
+from coursekit.metrics.calibration import (
+    expected_calibration_error,
+    fit_temperature,
+    reliability_bins,
 )
 from coursekit.metrics.cells import (
     cells_from_membrane_probability,
@@ -89,7 +95,7 @@ __all__ = [
     "detection_precision_recall", "mask_iou", "match_detections",
     "mean_average_precision", "average_surface_distance", "best_f1_threshold",
     "bootstrap_interval", "boundary_pixels", "hausdorff_distance", "hd95", "surface_dice",
-    "surface_distances",
+    "surface_distances", "expected_calibration_error", "fit_temperature", "reliability_bins",
     "cells_from_membrane_probability", "confusion_matrix", "count_confusion",
     "data_set_mean_iou", "digit_f1", "digit_precision", "digit_recall", "exact_match",
     "dice_per_class", "evaluate_segmentation", "f1_per_class", "f1_score", "information_scores",
