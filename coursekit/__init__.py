@@ -25,7 +25,10 @@ module                 chapters  what it holds
 ``losses``             4-7       cross-entropy, BCE, soft Dice, Jaccard, focal, ...
 ``metrics``            4-7, 9    one confusion matrix and every score read from it;
                                  ``metrics.cells``: ISBI 2012's V_Rand and V_Info;
-                                 ``metrics.multisets``: scoring the digits of a scene
+                                 ``metrics.multisets``: scoring the digits of a scene;
+                                 ``metrics.boundary``: Hausdorff distance, HD95,
+                                 surface Dice; ``metrics.calibration``: ECE,
+                                 reliability bins, temperature scaling
 ``unet``               5-8       U-Net
 ``joint_transforms``   5         crops, flips, turns and warps of image and mask
                                  together
