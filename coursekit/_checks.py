@@ -385,6 +385,8 @@ def check_spacing(value, name: str = "spacing", dims: int = 2) -> tuple:
     array order ((row height, column width) for (H, W) images): one positive number for
     square pixels, or a sequence of ``dims`` positive numbers (finite)."""
     wanted = f"a number > 0 or {dims} numbers > 0 (one per axis)"
+    if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):   # a 0-d tensor or array
+        value = value.item()
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
         return (check_number(value, name, low=0, low_open=True),) * dims
     if isinstance(value, str | bytes | bool) or not hasattr(value, "__len__"):
