@@ -2041,6 +2041,8 @@ for name, (extra, far, reference) in boundary_calls.items():
         expect=equals(same_call(blob_p, blob_t, *extra, spacing=(0.5, 1.5))))
     add("spacing one number", blob_p, blob_t, *extra, spacing=np.float64(2.0),
         expect=equals(same_call(blob_p, blob_t, *extra, spacing=(2.0, 2.0))))
+    add("spacing a 0-d tensor", blob_p, blob_t, *extra, spacing=torch.tensor(2.0),
+        expect=equals(same_call(blob_p, blob_t, *extra, spacing=(2.0, 2.0))))
     add("both masks empty everywhere: nothing to measure", far_p * 0, far_t * 0, *extra,
         expect=error("target"))
     add("per image: NaN where both are empty", torch.stack([far_p[0], far_p[0] * 0]),

@@ -255,3 +255,14 @@ def test_no_finite_temperature_is_an_error():
         metrics.fit_temperature(logits, torch.tensor([1, 0]))
     with pytest.raises(ValueError, match="every counted prediction is right"):
         metrics.fit_temperature(torch.tensor([2.0, -1.0]), torch.tensor([1, 0]))
+
+
+def test_fitting_does_not_reach_back_into_the_model():
+    """Logits straight from a model (requiring grad): the fit leaves the model's
+    gradients alone, and the ECE of probabilities with a graph is a plain number."""
+    model = torch.nn.Linear(4, 3)
+    logits = model(torch.randn(50, 4, generator=torch.Generator().manual_seed(0)))
+    target = torch.cat([logits.argmax(1)[:40], (logits.argmax(1)[40:] + 1) % 3])
+    metrics.fit_temperature(logits, target)
+    assert model.weight.grad is None
+    assert isinstance(metrics.expected_calibration_error(logits.softmax(1), target), float)

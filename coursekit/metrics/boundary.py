@@ -20,7 +20,7 @@ medical-imaging papers and MONAI report them beside Dice:
    - HD95: the same with the 95th percentile of each list instead of its maximum,
      max(q95 d(P->T), q95 d(T->P)), so that the worst 5 % of boundary pixels (one stray
      pixel) do not decide the score alone (``hd95``); percentiles interpolate linearly
-     between the sorted distances (``torch.quantile``);
+     between the sorted distances (as ``torch.quantile`` and ``numpy.percentile`` do);
    - average symmetric surface distance: the mean of both lists pooled together,
      (sum d(P->T) + sum d(T->P)) / (|P| + |T|) (``average_surface_distance``);
    - normalised surface Dice at tolerance tau (Nikolov et al. 2021, "Clinically applicable
@@ -199,7 +199,9 @@ def hausdorff_distance(prediction: torch.Tensor, target: torch.Tensor, percentil
     per_image = check_bool(per_image, "per_image")
 
     def worst(from_prediction, from_target):
-        return max(float(torch.quantile(d, percentile / 100))
+        # linear interpolation between the sorted distances, as torch.quantile (which
+        # refuses more than 2^24 values) and MONAI
+        return max(float(np.percentile(d.numpy(), percentile))
                    for d in (from_prediction, from_target))
 
     return _reduce(_scores(prediction, target, spacing, worst, math.inf), per_image)

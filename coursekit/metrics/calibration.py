@@ -116,7 +116,7 @@ def reliability_bins(probabilities: torch.Tensor, target: torch.Tensor, n_bins: 
         right = predicted == target
     else:
         confidence, right = probabilities, target == 1
-    confidence, right = confidence.double().cpu(), right.double().cpu()
+    confidence, right = confidence.detach().double().cpu(), right.double().cpu()
 
     edges = torch.linspace(0, 1, n_bins + 1, dtype=torch.float64)
     # bin b holds edges[b] <= confidence < edges[b + 1]; the last also confidence 1
@@ -169,7 +169,7 @@ def fit_temperature(logits: torch.Tensor, target: torch.Tensor,
     check_finite(logits, "logits")
     max_iter = check_int(max_iter, "max_iter", low=1)
     layout, logits, target = _counted(logits, "logits", target, ignore_index)
-    logits = logits.double()
+    logits = logits.detach().double()     # the fit must not reach back into the model
 
     if layout == "multiclass":
         own = logits.gather(1, target[:, None])[:, 0]
