@@ -266,3 +266,14 @@ def test_fitting_does_not_reach_back_into_the_model():
     metrics.fit_temperature(logits, target)
     assert model.weight.grad is None
     assert isinstance(metrics.expected_calibration_error(logits.softmax(1), target), float)
+
+
+@pytest.mark.parametrize("scale", [1e-30, 1e-6, 1e6, 1e30])
+def test_temperature_follows_the_scale_of_the_logits(scale):
+    """NLL(z / T) = NLL((s z) / (s T)): logits s times larger need an s times larger T
+    (a fit starting at T = 1 with a fixed gradient tolerance stopped at once on tiny
+    logits)."""
+    logits, target = overconfident(9, classes=3)
+    fitted = metrics.fit_temperature(logits.double(), target)
+    assert metrics.fit_temperature(logits.double() * scale, target) == pytest.approx(
+        fitted * scale, rel=1e-9)

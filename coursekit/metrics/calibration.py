@@ -158,7 +158,8 @@ def fit_temperature(logits: torch.Tensor, target: torch.Tensor,
     H, W) or of the target's shape (then ``sigmoid(logits / T)``); any float dtype,
     finite. target: (N,) or (N, H, W) class indices; ``ignore_index`` left out. The
     NLL is minimised over log T with L-BFGS (strong Wolfe line search, at most
-    ``max_iter`` iterations) in float64, starting at T = 1.
+    ``max_iter`` iterations) in float64, starting where T is the root-mean-square size
+    of the logits (T = 1 for logits of unit size; the fit does not depend on the scale).
 
     The NLL is convex in 1/T, so a finite best T exists exactly when (a) some counted
     prediction is wrong (otherwise a smaller T always lowers the NLL: T -> 0) and (b) on
@@ -186,6 +187,11 @@ def fit_temperature(logits: torch.Tensor, target: torch.Tensor,
                          "logit, so the NLL only falls as T -> infinity (the logits carry "
                          "no information about the target to scale)")
 
+    # The NLL at T of logits z is the NLL at T / s of z / s: fit on logits of unit
+    # root-mean-square size s, so that logits of 1e-30 or 1e30 fit as well as ordinary ones
+    # (L-BFGS stops on a gradient that is small in absolute terms).
+    size = logits.square().mean().sqrt()
+    unit = logits / size
     log_t = torch.zeros((), dtype=torch.float64, device=logits.device, requires_grad=True)
     optimizer = torch.optim.LBFGS([log_t], lr=1.0, max_iter=max_iter,
                                   line_search_fn="strong_wolfe", tolerance_grad=1e-12,
@@ -193,10 +199,10 @@ def fit_temperature(logits: torch.Tensor, target: torch.Tensor,
 
     def closure():
         optimizer.zero_grad()
-        loss = _negative_log_likelihood(layout, logits / log_t.exp(), target)
+        loss = _negative_log_likelihood(layout, unit / log_t.exp(), target)
         loss.backward()
         return loss
 
     with torch.enable_grad():
         optimizer.step(closure)
-    return float(log_t.detach().exp())
+    return float(log_t.detach().exp() * size)
