@@ -21,6 +21,8 @@ in every loss here; a batch with no pixel that counts gives a loss of 0 (nothing
 learn from), not NaN. NaN logits give a NaN loss, as in torch.
 
 The losses: ``cross_entropy`` and ``binary_cross_entropy`` (per pixel, averaged),
+``weighted_cross_entropy`` (cross-entropy with a weight per pixel, such as the U-Net
+paper's weight map, ``membranes.weight_map``),
 ``focal_loss`` (cross-entropy that looks away from the pixels already right),
 ``soft_dice_loss``, ``soft_jaccard_loss`` and ``tversky_loss`` (one overlap score per
 class, from soft counts of true positives, false positives and false negatives), and
@@ -39,7 +41,9 @@ from coursekit._checks import (
     check_ignore_index,
     check_int,
     check_number,
+    check_same_shape,
     check_tensor,
+    check_weights,
     describe,
 )
 
@@ -183,6 +187,40 @@ def cross_entropy(logits, target, weight=None, ignore_index: int | None = None,
         return _nothing_counts(logits)
     return F.cross_entropy(z, target, weight=weight, label_smoothing=label_smoothing,
                            ignore_index=-100 if ignore_index is None else ignore_index)
+
+
+def weighted_cross_entropy(logits, target, pixel_weight, ignore_index: int | None = None):
+    """Per-pixel cross-entropy, each pixel's multiplied by its own weight, summed and
+    divided by the number of pixels that count (multiclass mode).
+
+    sum over pixels of w(x) * -log p_y(x), divided by the number of pixels whose target
+    is not ``ignore_index``: the U-Net paper's weighted energy (Ronneberger et al. 2015,
+    eq. 1, a sum over the pixels) divided by the pixel count, so that its scale does not
+    grow with the crop; with every weight 1 it is ``cross_entropy``. Most U-Net weight-map
+    implementations take this mean, ``(w * F.cross_entropy(..., reduction="none")).mean()``.
+    It is not the weighted mean of ``cross_entropy(weight=...)`` (divided by the sum of the
+    weights), which would undo the weights' scale: a map that puts 10 on a thin border
+    must make that border cost more, not just share the same total differently.
+
+    logits: (N, C, H, W) or (N, C) float; target: (N, H, W) or (N,) class indices;
+    pixel_weight: a float tensor of the target's shape, finite weights >= 0 (e.g.
+    ``membranes.weight_map(target)``), any float dtype; pixels whose target is
+    ``ignore_index`` count for nothing, whatever their weight. Its own function rather
+    than an argument of ``cross_entropy``: a per-class weight there takes the weighted
+    mean, this the plain one, and ``train.fit`` calls it as ``loss(logits, labels,
+    pixel_weight)`` for batches of three. 0 rather than NaN when no pixel counts.
+    """
+    _check_logits(logits, "multiclass")
+    ignore_index = check_ignore_index(ignore_index)
+    target, valid = _multiclass_target(logits, target, ignore_index)
+    check_weights(pixel_weight, "pixel_weight", dims="(N, H, W), the target's shape")
+    check_same_shape(pixel_weight, "pixel_weight", target, "target")
+    if not valid.any():
+        return _nothing_counts(logits)
+    z = _at_least_float32(logits)                                 # sums in float32
+    per_pixel = F.cross_entropy(z, target.masked_fill(~valid, 0), reduction="none")
+    weighted = per_pixel * pixel_weight.to(device=z.device, dtype=z.dtype)
+    return weighted[valid].sum() / valid.sum()
 
 
 def binary_cross_entropy(logits, target, pos_weight=None, ignore_index: int | None = None):

@@ -37,6 +37,7 @@ from coursekit._checks import (
     check_indices,
     check_int,
     check_number,
+    check_same_shape,
     check_tensor,
     check_weights,
     describe,
@@ -254,6 +255,8 @@ def weight_map(labels, w0: float = 10.0, sigma: float = 5.0, class_weights="bala
         class_weights = class_weights.detach().cpu()
     else:
         check_choice(class_weights, "class_weights", ("balanced",))
+    if labels.numel() == 0:
+        return torch.zeros(labels.shape)
     maps = labels.cpu().numpy().reshape(-1, *labels.shape[-2:])
     weights = [_weight_map_2d(label, w0, sigma, class_weights) for label in maps]
     return torch.from_numpy(np.stack(weights)).float().reshape(labels.shape)
@@ -269,10 +272,17 @@ class MembraneCrops(Dataset):
     ``crops_per_epoch``; item i (0 <= i < len) is a fresh random crop of slice i % S
     (image (C, size, size), label (size, size) int64), so every epoch sees new crops.
     The same seed repeats the crops.
+
+    pixel_weights: None, or (S, H, W) float weights >= 0 of the slices (e.g.
+    ``weight_map(labels)``): then item i is (image, label, weight), the weight (size,
+    size) float32 moved exactly as the label (the same crop, flip, turns and warp, by
+    nearest neighbour: each pixel's weight comes from the pixel its label comes from, so
+    a border weight never slides onto a cell's interior, nor is blended with it), and
+    the image and label are those it would be without weights.
     """
 
     def __init__(self, images, labels, size: int = 128, crops_per_epoch: int = 400,
-                 seed: int = 0, elastic_sigma: float = 0.0):
+                 seed: int = 0, elastic_sigma: float = 0.0, pixel_weights=None):
         check_tensor(images, "images", ndim=4, dims="(S, C, H, W)", kind="float")
         check_tensor(labels, "labels", ndim=3, dims="(S, H, W)")
         if labels.is_floating_point() or labels.is_complex():
@@ -281,7 +291,10 @@ class MembraneCrops(Dataset):
         if labels.shape != (images.shape[0], *images.shape[2:]) or len(images) == 0:
             raise ValueError(f"labels: expected (S, H, W) matching images (S, C, H, W), S >= 1,"
                              f" got images {tuple(images.shape)} and labels {tuple(labels.shape)}")
-        self.images, self.labels = images, labels
+        if pixel_weights is not None:
+            check_weights(pixel_weights, "pixel_weights", ndim=3, dims="(S, H, W)")
+            check_same_shape(pixel_weights, "pixel_weights", labels, "labels")
+        self.images, self.labels, self.pixel_weights = images, labels, pixel_weights
         self.size = check_int(size, "size", low=1, high=min(images.shape[2:]))
         self.crops_per_epoch = check_int(crops_per_epoch, "crops_per_epoch", low=1)
         self.augment = RandomCropFlipRotate(size, seed, elastic_sigma)
@@ -295,8 +308,17 @@ class MembraneCrops(Dataset):
         if not -len(self) <= index < len(self):
             raise IndexError(f"index: expected an int from 0 to {len(self) - 1}, got {index}")
         s = index % len(self) % len(self.images)
-        image, label = self.augment(self.images[s], self.labels[s])
-        return image.contiguous(), label.contiguous()
+        if self.pixel_weights is None:
+            image, label = self.augment(self.images[s], self.labels[s])
+            return image.contiguous(), label.contiguous()
+        # the transforms move a mask exactly; moved, a mask of pixel numbers says which
+        # pixel of the slice each pixel of the crop comes from (same random draws)
+        H, W = self.labels.shape[1:]
+        numbers = torch.arange(H * W).view(H, W)
+        image, source = self.augment(self.images[s], numbers)
+        label = self.labels[s].flatten()[source].long()
+        weight = self.pixel_weights[s].flatten()[source].float()
+        return image.contiguous(), label.contiguous(), weight.contiguous()
 
 
 def _check_image(image) -> torch.Tensor:

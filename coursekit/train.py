@@ -196,6 +196,17 @@ def _check_not_empty(loader, name: str):
     return loader
 
 
+def _unpack(batch, device):
+    """A batch on ``device``: (images, labels, extra), extra () for the usual (images,
+    labels) and (pixel_weight,) for (images, labels, pixel_weight), which the loss is given
+    as ``loss_fn(logits, labels, pixel_weight)`` (``losses.weighted_cross_entropy``)."""
+    if not isinstance(batch, tuple | list) or len(batch) not in (2, 3):
+        raise ValueError(f"loader: expected batches of (images, labels) or (images, labels, "
+                         f"pixel_weight), got {describe(batch)}")
+    return tuple(part.to(device) for part in batch[:2]) + (
+        tuple(part.to(device) for part in batch[2:]),)
+
+
 def train_one_epoch(model, loader, loss_fn, optimizer, device, progress=None,
                     scheduler=None, clip_grad_norm=None, amp=False, scaler=None,
                     ignore_index: int | None = None, epoch: int | None = None) -> dict:
@@ -207,7 +218,10 @@ def train_one_epoch(model, loader, loss_fn, optimizer, device, progress=None,
     (see ``count_correct``). Accuracy counts every label but those equal to
     ``ignore_index`` (by default the one ``loss_fn`` ignores, if it says): per image for
     classification, per pixel for segmentation. The loss is averaged over batches
-    weighted by the labels that count in each. ``epoch`` only names the epoch in errors.
+    weighted by the labels that count in each. A batch may carry a third part,
+    ``pixel_weight: (N, H, W) float`` (``membranes.MembraneCrops(..., pixel_weights=...)``),
+    which goes to the loss: ``loss_fn(logits, labels, pixel_weight)``. ``epoch`` only
+    names the epoch in errors.
     """
     check_module(model, "model")
     _check_loss_fn(loss_fn)
@@ -221,11 +235,11 @@ def train_one_epoch(model, loader, loss_fn, optimizer, device, progress=None,
     model.train()
     total_loss, seen = 0.0, 0
     confusion = None          # a ConfusionMatrix, once the first logits say how many classes
-    for batch, (images, labels) in enumerate(loader):
-        images, labels = images.to(device), labels.to(device)
+    for batch, parts in enumerate(loader):
+        images, labels, extra = _unpack(parts, device)
         with _autocast(device, amp):
             logits = model(images)               # 1. forward
-            loss = loss_fn(logits, labels)       # 2. loss
+            loss = loss_fn(logits, labels, *extra)   # 2. loss
         loss_value = _check_loss(loss, batch, epoch)
         optimizer.zero_grad()                    # 3. forget the previous batch's gradients
         if scaler is not None:                   # float16 needs its loss scaled
@@ -276,8 +290,8 @@ def evaluate(model, loader, device, loss_fn=None, amp=False,
     model.eval()
     total_loss, seen, batches = 0.0, 0, 0
     confusion = None          # a ConfusionMatrix, once the first logits say how many classes
-    for images, labels in loader:
-        images, labels = images.to(device), labels.to(device)
+    for parts in loader:
+        images, labels, extra = _unpack(parts, device)
         with _autocast(device, amp):
             logits = model(images)
         prediction, classes = _classes_of(logits, labels, ignore_index)
@@ -285,7 +299,7 @@ def evaluate(model, loader, device, loss_fn=None, amp=False,
             confusion = ConfusionMatrix(_num_classes(logits), ignore_index)
         counted = int(confusion.update(prediction, classes).sum())   # this batch's labels
         if loss_fn is not None and counted:
-            total_loss += loss_fn(logits.float(), labels).item() * counted
+            total_loss += loss_fn(logits.float(), labels, *extra).item() * counted
         seen += counted
         batches += 1
     if batches == 0:

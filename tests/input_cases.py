@@ -1055,6 +1055,37 @@ add("label_smoothing 0.1, weight, ignore_index 255", logits, ignored, weight=wei
 add("every counted pixel of weight 0: 0", logits, torch.zeros_like(target),
     weight=torch.tensor([0.0, 1.0, 1.0]), expect=equals(0.0))
 
+add = cases_for("losses.weighted_cross_entropy")
+pixel_w = rand(2, 4, 4) * 5
+wce = (F.cross_entropy(logits, target, reduction="none") * pixel_w).mean()
+for label, bad in bad_images(logits) + [("None", None)]:
+    add(f"logits {label}", bad, target, pixel_w, expect=error("logits"))
+for label, bad in bad_indices(target, 3):
+    add(f"target {label}", logits, bad, pixel_w, expect=error("target"))
+for label, bad in [("None", None), ("a list", pixel_w.tolist()),
+                   ("int64", pixel_w.long()), ("negative", with_value(pixel_w, -1.0)),
+                   ("NaN", with_value(pixel_w, math.nan)), ("inf", with_value(pixel_w, math.inf)),
+                   ("(N, 1, H, W)", pixel_w[:, None]), ("(2, 4, 3)", pixel_w[..., :3])]:
+    add(f"pixel_weight {label}", logits, target, bad, expect=error("pixel_weight"))
+add("ignore_index=True", logits, ignored, pixel_w, ignore_index=True,
+    expect=error("ignore_index"))
+add("w * cross-entropy, summed, over the pixel count", logits, target, pixel_w,
+    expect=equals(wce))
+for label, t in int_dtypes(target):
+    add(f"{label} target", logits, t, pixel_w, expect=equals(wce))
+add("every weight 1: cross-entropy", logits, target, torch.ones(2, 4, 4),
+    expect=equals(F.cross_entropy(logits, target)))
+add("ignore_index 255: ignored pixels count for nothing", logits, ignored,
+    with_value(pixel_w, 1e6), ignore_index=255, expect=equals(
+        (F.cross_entropy(logits, ignored, reduction="none", ignore_index=255)
+         * pixel_w)[ignored != 255].sum() / (ignored != 255).sum()))
+add("every pixel ignored: 0", logits, torch.full_like(target, 255), pixel_w, ignore_index=255,
+    expect=equals(0.0))
+add("float16 logits and weights", logits.half(), target, pixel_w.half(),
+    expect=equals(wce, atol=2e-2))
+add("non-contiguous weights", logits, target, strided(pixel_w), expect=equals(wce))
+add("float64 weights", logits, target, pixel_w.double(), expect=equals(wce))
+
 add = cases_for("losses.binary_cross_entropy")
 add("pos_weight 3 (a number)", blogits, btarget, pos_weight=3, expect=equals(
     F.binary_cross_entropy_with_logits(blogits, btarget.float(), pos_weight=torch.tensor([3.0]))))
@@ -1167,6 +1198,66 @@ add("size a NumPy int", slices, slice_labels, np.int64(8),
     expect=equals(same_call(slices, slice_labels, 8), post=two_crops))
 add("len is crops_per_epoch", slices, slice_labels, 8, crops_per_epoch=7,
     expect=equals(7, post=len))
+slice_weights = rand(2, 16, 16) * 10
+for label, bad in [("a list", slice_weights.tolist()), ("int64", slice_weights.long()),
+                   ("negative", with_value(slice_weights, -1.0)),
+                   ("NaN", with_value(slice_weights, math.nan)),
+                   ("(2, 16, 15)", slice_weights[..., :15]), ("(16, 16)", slice_weights[0])]:
+    add(f"pixel_weights {label}", slices, slice_labels, 8, pixel_weights=bad,
+        expect=error("pixel_weights"))
+
+
+def two_crops_without_weights(dataset):
+    return [dataset[0][:2], dataset[1][:2]]
+
+
+add("pixel_weights: the same images and labels", slices, slice_labels, 8,
+    pixel_weights=slice_weights, elastic_sigma=2.0,
+    expect=equals(same_call(slices, slice_labels, 8, elastic_sigma=2.0),
+                  post=two_crops_without_weights))
+
+
+def labels_from_their_own_pixels(dataset):
+    """Whether each crop's label is the slice's label at the pixel its weight names (an
+    item is a fresh random crop each time: take it once)."""
+    items = [dataset[i] for i in range(4)]
+    return all(torch.equal(slice_labels[i % 2].flatten()[weight.long()], label)
+               for i, (_, label, weight) in enumerate(items))
+
+
+add("pixel_weights of the slices' pixel numbers: each label's own pixel", slices,
+    slice_labels, 8, pixel_weights=torch.arange(256.0).view(16, 16).expand(2, 16, 16),
+    elastic_sigma=2.0, expect=equals(True, post=labels_from_their_own_pixels))
+
+add = cases_for("membranes.weight_map")
+cell_map = (rand(2, 10, 12) > 0.4).long()
+gap_map = torch.ones(6, 14, dtype=torch.int64)
+gap_map[:, 6:8] = 0                                   # two cells, a gap of 2 membrane columns
+for label, bad in bad_indices(cell_map, 2) + [("None", None), ("1-D", cell_map[0, 0]),
+                                              ("4-D", cell_map[None])]:
+    add(f"labels {label}", bad, expect=error("labels"))
+for label, bad in bad_numbers(low=0, full=True):
+    add(f"w0={label}", cell_map, w0=bad, expect=error("w0"))
+for label, bad in bad_numbers(low=0, open_low=True, full=True):
+    add(f"sigma={label}", cell_map, sigma=bad, expect=error("sigma"))
+for label, bad in [("'uniform'", "uniform"), ("None", None), ("a list", [1.0, 2.0]),
+                   ("3 values", torch.ones(3)), ("int64", torch.tensor([1, 2])),
+                   ("negative", torch.tensor([-1.0, 1.0])),
+                   ("NaN", torch.tensor([math.nan, 1.0])), ("(1, 2)", torch.ones(1, 2))]:
+    add(f"class_weights {label}", cell_map, class_weights=bad, expect=error("class_weights"))
+for label, bad in int_dtypes(cell_map) + [("non-contiguous", strided(cell_map))]:
+    add(f"{label} labels", bad, expect=equals(same_call(cell_map)))
+add("w0 a NumPy float, sigma an int", cell_map, w0=np.float64(10), sigma=5,
+    expect=equals(same_call(cell_map)))
+add("a gap of 2 between two cells: 1 + 10 exp(-3^2 / 50) on the gap", gap_map,
+    class_weights=torch.tensor([1.0, 1.0]), expect=equals(
+        torch.where(gap_map == 0, 1 + 10 * math.exp(-9 / 50), 1.0)))
+add("no cell: the class weight", torch.zeros(5, 5, dtype=torch.int64),
+    class_weights=torch.tensor([3.0, 1.0]), expect=equals(torch.full((5, 5), 3.0)))
+add("one cell, balanced: n / (2 n_c)", torch.tensor([[1, 1], [1, 0]]),
+    expect=equals(torch.tensor([[4 / 6, 4 / 6], [4 / 6, 2.0]])))
+add("empty (0, 0) map", torch.zeros(0, 0, dtype=torch.int64),
+    expect=either(error("labels"), equals(torch.zeros(0, 0))))
 
 pointwise = fixed_conv(1, 2, seed=7)
 slice1 = rand(1, 1, 16, 16)
@@ -3135,6 +3226,30 @@ add("binary model (N, 1, H, W), labels (N, H, W)", build=trainer("evaluate", "bi
 add("binary model, labels (N, 1, H, W)", build=trainer(
     "evaluate", "binary", loader=in_batches(seg_images, bin_labels[:, None])),
     expect=equals(bin_accuracy, post=lambda r: r["accuracy"]))
+
+
+
+def pixel_weighted_ce(logits, labels, pixel_weight):
+    return (F.cross_entropy(logits, labels, reduction="none") * pixel_weight).mean()
+
+
+seg_weights = rand(4, 3, 3) * 4
+three_part = [(seg_images[:2], seg_labels[:2], seg_weights[:2]),
+              (seg_images[2:], seg_labels[2:], seg_weights[2:])]
+add("batches (images, labels, pixel_weight): the weights go to the loss", build=trainer(
+    "evaluate", "segment", loader=three_part, loss_fn=pixel_weighted_ce),
+    expect=equals({"accuracy": (seg_logits.argmax(1) == seg_labels).float().mean().item(),
+                   "loss": pixel_weighted_ce(seg_logits, seg_labels, seg_weights)}))
+add("batches of one part", build=trainer("evaluate", loader=[(cls_images,)]),
+    expect=error("loader"))
+add = cases_for("train.train_one_epoch")
+add("batches (images, labels, pixel_weight): the weights go to the loss", build=trainer(
+    "train_one_epoch", "segment", loader=three_part, loss_fn=pixel_weighted_ce),
+    expect=equals(pixel_weighted_ce(seg_logits, seg_labels, seg_weights),
+                  post=lambda r: r["loss"]))
+add("batches of four parts", build=trainer(
+    "train_one_epoch", loader=[(cls_images, cls_labels, cls_labels, cls_labels)]),
+    expect=error("loader"))
 
 add = cases_for("train.predict")
 for label, bad in pick(bad_ints(1), "True", "0"):

@@ -145,3 +145,113 @@ def test_on_an_isbi_slice_the_cut_changes_nothing():
         -((d1 + d2) ** 2) / 50) * (cells == 0)
     assert np.abs(got.numpy() - whole).max() <= membranes.BORDER_TOLERANCE + 1e-5
     assert got.max() > 8 and (got[label == 0] > got[label == 1].max()).float().mean() > 0.5
+
+
+# ------------------------------------------------------------------ the weighted loss
+
+
+def test_weighted_cross_entropy_is_the_weighted_sum_over_the_pixel_count():
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(2, 3, 5, 6, generator=g)
+    target = torch.randint(3, (2, 5, 6), generator=g)
+    w = torch.rand(2, 5, 6, generator=g) * 10
+    by_hand = (F.cross_entropy(logits, target, reduction="none") * w).sum() / target.numel()
+    torch.testing.assert_close(losses.weighted_cross_entropy(logits, target, w), by_hand)
+    ones = torch.ones(2, 5, 6)
+    torch.testing.assert_close(losses.weighted_cross_entropy(logits, target, ones),
+                               losses.cross_entropy(logits, target))
+
+
+def test_weighted_cross_entropy_ignores_pixels_whatever_their_weight():
+    g = torch.Generator().manual_seed(1)
+    logits = torch.randn(2, 2, 4, 4, generator=g, requires_grad=True)
+    target = torch.randint(2, (2, 4, 4), generator=g)
+    target[:, 0] = 255
+    w = torch.rand(2, 4, 4, generator=g)
+    w[:, 0] = 1e6                                    # ignored: must not count
+    counted = target != 255
+    per_pixel = F.cross_entropy(logits, target, reduction="none", ignore_index=255)
+    by_hand = (per_pixel * w)[counted].sum() / counted.sum()
+    got = losses.weighted_cross_entropy(logits, target, w, ignore_index=255)
+    torch.testing.assert_close(got, by_hand)
+    got.backward()
+    assert logits.grad[:, :, 0].abs().max() == 0     # no gradient from an ignored pixel
+    everything_ignored = torch.full((2, 4, 4), 255)
+    assert losses.weighted_cross_entropy(logits, everything_ignored, w,
+                                         ignore_index=255).item() == 0
+
+
+def test_weighted_cross_entropy_takes_float16_logits_and_the_weight_map():
+    label = torch.from_numpy(np.stack([random_labels(s, (16, 16)) for s in range(2)]))
+    w = membranes.weight_map(label)
+    logits = torch.randn(2, 2, 16, 16)
+    want = (F.cross_entropy(logits, label, reduction="none") * w).mean()
+    torch.testing.assert_close(losses.weighted_cross_entropy(logits.half(), label, w.half()),
+                               want, atol=5e-3, rtol=5e-3)
+
+
+def test_training_gives_a_third_batch_part_to_the_loss():
+    """train.train_one_epoch and train.evaluate hand (images, labels, pixel_weight)
+    batches' weights to the loss as its third argument; zero weights: no step."""
+    from coursekit import train
+
+    g = torch.Generator().manual_seed(2)
+    images = torch.rand(4, 1, 8, 8, generator=g)
+    labels = torch.randint(2, (4, 8, 8), generator=g)
+    seen = []
+
+    def loss_fn(logits, target, pixel_weight):
+        seen.append(pixel_weight.clone())
+        return losses.weighted_cross_entropy(logits, target, pixel_weight)
+
+    model = torch.nn.Conv2d(1, 2, 3, padding=1)
+    before = [p.detach().clone() for p in model.parameters()]
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    zeros = torch.zeros(4, 8, 8)
+    train.train_one_epoch(model, [(images, labels, zeros)], loss_fn, optimizer, "cpu")
+    assert torch.equal(seen[0], zeros)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+    weights = torch.rand(4, 8, 8, generator=g)
+    result = train.evaluate(model, [[images, labels, weights]], "cpu", loss_fn=loss_fn)
+    assert torch.equal(seen[1], weights)
+    want = losses.weighted_cross_entropy(model(images), labels, weights).item()
+    assert result["loss"] == pytest.approx(want, rel=1e-5)
+    with pytest.raises(ValueError, match="loader: expected batches"):
+        train.evaluate(model, [(images,)], "cpu")
+
+
+# ------------------------------------------------------------------ crops with their weights
+
+
+@pytest.mark.parametrize("elastic_sigma", [0.0, 3.0])
+def test_crops_carry_their_weights_moved_as_the_labels(elastic_sigma):
+    g = torch.Generator().manual_seed(3)
+    images = torch.rand(2, 1, 20, 24, generator=g)
+    labels = torch.randint(2, (2, 20, 24), generator=g).to(torch.uint8)
+    # weights that say where they come from: the pixel's number in its slice
+    numbers = torch.arange(20 * 24, dtype=torch.float32).view(20, 24).expand(2, 20, 24)
+    plain = membranes.MembraneCrops(images, labels, 12, 10, seed=4, elastic_sigma=elastic_sigma)
+    weighed = membranes.MembraneCrops(images, labels, 12, 10, seed=4,
+                                      elastic_sigma=elastic_sigma, pixel_weights=numbers)
+    for i in range(10):
+        image, label = plain[i]
+        image_w, label_w, weight = weighed[i]
+        assert torch.equal(image, image_w) and torch.equal(label, label_w)  # unchanged
+        assert weight.shape == (12, 12) and weight.dtype == torch.float32
+        source = weight.long()
+        assert torch.equal(labels[i % 2].flatten()[source].long(), label)   # same pixel
+        if elastic_sigma == 0:
+            assert torch.equal(images[i % 2, 0].flatten()[source], image[0])
+    assert any(not torch.equal(weighed[i][2], weighed[i + 1][2]) for i in range(0, 8, 2))
+
+
+def test_crops_of_the_weight_map_hold_its_values():
+    labels = torch.from_numpy(np.stack([random_labels(s, (24, 24)) for s in range(2)]))
+    maps = membranes.weight_map(labels)
+    crops = membranes.MembraneCrops(torch.rand(2, 1, 24, 24), labels, 16, 6, seed=0,
+                                    elastic_sigma=4.0, pixel_weights=maps)
+    for i in range(6):
+        _, label, weight = crops[i]
+        for c in (0, 1):                                   # a weight of that class's pixels
+            allowed = maps[i % 2][labels[i % 2] == c].unique()
+            assert torch.isin(weight[label == c], allowed).all()
