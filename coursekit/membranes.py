@@ -217,26 +217,26 @@ def _weight_map_2d(label: np.ndarray, w0: float, sigma: float, class_weights) ->
 
 def weight_map(labels, w0: float = 10.0, sigma: float = 5.0, class_weights="balanced"):
     """The U-Net paper's pixel weights (Ronneberger et al. 2015, section 3):
-    (H, W) or (N, H, W) float32, the shape of ``labels``.
+    (H, W) or (N, H, W) float32 on the CPU, the shape of ``labels``.
 
         w(x) = w_c(x) + w0 exp(-(d1(x) + d2(x))^2 / (2 sigma^2))
 
-    The second term is heavy on the thin membranes between two cells that nearly touch,
-    the pixels where a merged pair of cells costs the most, and fades within a few sigma
-    of them. labels: (H, W) or (N, H, W), 1 = cell interior, 0 = membrane, any integer
-    dtype or bool; each map is weighed on its own. The cells are the connected regions of
-    the interior, 4-connected (``CELL_CONNECTIVITY`` says why). d1, d2: the distance
-    from the pixel's centre to the nearest pixel centre of the nearest and of the
-    second-nearest cell; so across a straight gap of g membrane pixels between two cells,
-    d1 + d2 = g + 1 at every pixel of the gap. The border term is given to membrane
-    pixels only (inside a cell d1 = 0 and the cell is its own nearest; the paper's figure
-    3d and most implementations put it on the background between cells), and it is 0
-    where fewer than two cells exist (nothing to keep apart). Terms below
-    ``BORDER_TOLERANCE`` (1e-6) are left out: each cell's distances are computed only
-    within reach of it (``_two_nearest``). A 512x512 ISBI slice (96 to 137 cells) takes
-    0.04-0.1 s on one core of the course's 2-core CPU (median 0.097 s over the 30 slices
-    on a busy machine, 2026-12-03), against 0.86 s with every cell's distances over the
-    whole slice; tests/test_weight_map.py checks that the two agree.
+    The second term is heavy on the thin membranes between two cells that nearly touch, the
+    few pixels whose class decides whether the two come out separate or merged, and fades
+    within a few sigma of them. labels: (H, W) or (N, H, W), 1 = cell interior, 0 =
+    membrane, any integer dtype or bool; each map is weighed on its own. The cells are the
+    connected regions of the interior, 4-connected (``CELL_CONNECTIVITY`` says why). d1, d2:
+    the distance from the pixel's centre to the nearest pixel centre of the nearest and of
+    the second-nearest cell; so across a straight gap of g membrane pixels between two
+    cells, d1 + d2 = g + 1 at every pixel of the gap. The border term is given to membrane
+    pixels only (inside a cell d1 = 0 and the cell is its own nearest; the paper's figure 3d
+    and most implementations put it on the background between cells), and it is 0 where
+    fewer than two cells exist (nothing to keep apart). Terms below ``BORDER_TOLERANCE``
+    (1e-6) are left out: each cell's distances are computed only within reach of it
+    (``_two_nearest``). A 512x512 ISBI slice (96 to 137 cells) takes 0.04-0.1 s on one core
+    of the course's 2-core CPU (median 0.097 s over the 30 slices on a busy machine,
+    2026-12-03), against 0.86 s with every cell's distances over the whole slice;
+    tests/test_weight_map.py checks that the two agree.
 
     w0: a finite number >= 0 (10 in the paper); sigma: a finite number > 0, in pixels
     (about 5 in the paper); class_weights: w_c, "balanced" (n / (k n_c) for a pixel of a
