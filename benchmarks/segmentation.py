@@ -134,16 +134,29 @@ def slice_figures(model, images, labels, device, symmetric):
     return figures(cm, membranes.CLASS_NAMES)
 
 
+def weight_map_loss(logits, target, pixel_weight):
+    """The recipe's loss, cross-entropy + soft Dice, with the U-Net paper's weight map on
+    its cross-entropy term (``losses.weighted_cross_entropy``); the Dice term unchanged."""
+    return (losses.weighted_cross_entropy(logits, target, pixel_weight)
+            + losses.soft_dice_loss(logits, target))
+
+
 def train_on_membranes(model, images, labels, device, epochs, crop=128,
                        crops_per_epoch=400, batch_size=16, elastic_sigma=0.0,
-                       loss_fn=losses.cross_entropy_dice):
-    """Train on random crops of the training slices; returns the seconds spent."""
+                       loss_fn=losses.cross_entropy_dice, weight_map=False):
+    """Train on random crops of the training slices; returns the seconds spent.
+    weight_map: crops carry the U-Net paper's weight map of their slice
+    (``membranes.weight_map``, w0 10, sigma 5, balanced w_c: made before the clock
+    starts) and ``weight_map_loss`` replaces ``loss_fn``."""
     with torch.no_grad():
         last_layer(model).bias.copy_(losses.class_prior_bias(labels, 2))
     model.to(device)
+    pixel_weights = membranes.weight_map(labels) if weight_map else None
+    loss_fn = weight_map_loss if weight_map else loss_fn
     crop_set = membranes.MembraneCrops(images, labels, size=crop,
                                        crops_per_epoch=crops_per_epoch, seed=0,
-                                       elastic_sigma=elastic_sigma)
+                                       elastic_sigma=elastic_sigma,
+                                       pixel_weights=pixel_weights)
     loader = DataLoader(crop_set, batch_size=batch_size, shuffle=True)
     return train_epochs(model, loader, epochs, device, loss_fn, LR)
 
@@ -190,7 +203,9 @@ def isbi(epochs, crops, device, quick=False):
 
 def isbi_recipes(epochs, crops, device, quick=False):
     """The U-Net of ``isbi`` trained with one change at a time: what helps? (The
-    unchanged recipe is the U-Net row of ``isbi``: same seed, same figures.)"""
+    unchanged recipe is the U-Net row of ``isbi``: same seed, same figures.) The weight
+    map recipe weighs each pixel's cross-entropy by the U-Net paper's map of its slice
+    (``train_on_membranes(weight_map=True)``)."""
     recipes = {
         "width 16 (4x the parameters)": {"width": 16},
         "elastic warps, sigma 10 px": {"elastic_sigma": 10.0},
@@ -198,6 +213,7 @@ def isbi_recipes(epochs, crops, device, quick=False):
                                                   "batch_size": 4},
         "cross-entropy only": {"loss_fn": losses.cross_entropy},
         "twice the epochs": {"epochs": 2 * epochs},
+        "U-Net weight map (w0 10, sigma 5 px)": {"weight_map": True},
     }
     train_images, train_labels = membranes.load("train")
     val_images, val_labels = held_out_slices(quick)

@@ -33,7 +33,8 @@ def test_segmentation_benchmark_quick_writes_every_figure(tmp_path, capsys):
     assert set(unet["dice"]) == {"membrane", "cell interior"}
     assert 0 <= unet["eight_views"]["pixel_accuracy"] <= 1
     recipes = report["isbi2012_recipes"]["recipes"]
-    assert len(recipes) == 5 and recipes["twice the epochs"]["epochs"] == 2
+    assert len(recipes) == 6 and recipes["twice the epochs"]["epochs"] == 2
+    assert "U-Net weight map (w0 10, sigma 5 px)" in recipes
     assert recipes["width 16 (4x the parameters)"]["parameters"] > 3 * unet["parameters"]
     assert report["scene_generation"]["scenes_per_second"] > 0
     printed = capsys.readouterr().out
