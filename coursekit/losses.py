@@ -196,8 +196,8 @@ def weighted_cross_entropy(logits, target, pixel_weight, ignore_index: int | Non
     sum over pixels of w(x) * -log p_y(x), divided by the number of pixels whose target
     is not ``ignore_index``: the U-Net paper's weighted energy (Ronneberger et al. 2015,
     eq. 1, a sum over the pixels) divided by the pixel count, so that its scale does not
-    grow with the crop; with every weight 1 it is ``cross_entropy``. Most U-Net weight-map
-    implementations take this mean, ``(w * F.cross_entropy(..., reduction="none")).mean()``.
+    grow with the crop; with every weight 1 it is ``cross_entropy``. PyTorch ports of the
+    weight map commonly write it ``(w * F.cross_entropy(..., reduction="none")).mean()``.
     It is not the weighted mean of ``cross_entropy(weight=...)`` (divided by the sum of the
     weights), which would undo the weights' scale: a map that puts 10 on a thin border
     must make that border cost more, not just share the same total differently.
