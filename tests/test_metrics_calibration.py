@@ -134,6 +134,24 @@ def test_a_confidence_of_exactly_one():
                                    abs=1e-6)
 
 
+def test_a_confidence_on_a_float32_edge():
+    """A float32 0.65 is 0.64999998: below the edge 0.65 here, by value, whatever the
+    dtype; torchmetrics compares it with its float32 edge 0.65 and puts it a bin higher."""
+    p = torch.tensor([0.65, 0.3, 0.9])
+    target = torch.tensor([1, 0, 1])
+    for dtype in (torch.float32, torch.float64):
+        assert metrics.reliability_bins(p.to(dtype), target, 20)["count"][12] == 1
+    ours = metrics.expected_calibration_error(p, target, 20)
+    assert ours == pytest.approx((abs(1 - 0.65) + 0.3 + 0.1) / 3, abs=1e-7)
+    assert ours == pytest.approx(tm_binary(p, target, 20), abs=1e-7)   # one bin alone: same
+    crowded = torch.tensor([0.65, 0.62, 0.68])      # 0.62 shares its bin here, 0.68 there
+    target = torch.tensor([1, 0, 0])
+    assert metrics.expected_calibration_error(crowded, target, 20) == pytest.approx(
+        (2 * abs(0.5 - 0.635) + 0.68) / 3, abs=1e-7)
+    assert tm_binary(crowded, target, 20) == pytest.approx(
+        (0.62 + 2 * abs(0.5 - 0.665)) / 3, abs=1e-6)
+
+
 # ------------------------------------------------------------------ edge cases
 
 

@@ -32,11 +32,17 @@ What "confidence" and "right" mean:
 
 Bins are [0, 1/B), [1/B, 2/B), ..., [(B-1)/B, 1]: the last one closed, so that a
 confidence of exactly 1 (common in float32 once a model is sure) falls in the last bin.
-torchmetrics (1.9) gives such confidences a bin of their own, so its ECE differs wherever
-some confidence is exactly 1.0 (tests/test_metrics_calibration.py measures both); Guo
-et al.'s code closes the bins on the right instead, which differs only for confidences
-exactly on an inner edge. Ignored pixels (``ignore_index``) are left out everywhere;
-nothing left to measure is an error.
+Confidences are compared with the edges k/B by value (in float64), so a float16, float32
+or float64 copy of the same probabilities gives the same bins. Against torchmetrics
+(1.9), checked in tests/test_metrics_calibration.py: the same ECE within 1e-6, except
+that (a) torchmetrics gives confidences of exactly 1.0 a bin of their own, so its ECE
+differs wherever there are some, and (b) it compares with edges in float32 (from
+``torch.linspace``), so a confidence lying exactly on one of those float32 numbers can
+fall one bin higher there: a float32 0.65 is 0.64999998, below the edge 0.65 here
+([0.6, 0.65) of 20 bins), equal to torchmetrics' float32 edge there ([0.65, 0.7)).
+Guo et al.'s code closes the bins on the right instead, which differs only for
+confidences exactly on an inner edge. Ignored pixels (``ignore_index``) are left out
+everywhere; nothing left to measure is an error.
 """
 
 import torch
