@@ -65,7 +65,7 @@ def test_agrees_with_brute_force_where_the_windows_cut(w0, sigma):
     assert membranes._border_reach(w0, sigma) < 20
     got = membranes.weight_map(torch.from_numpy(label), w0=w0, sigma=sigma)
     want = brute_force_weight_map(label, w0, sigma)
-    assert np.abs(got.numpy() - want).max() <= membranes.BORDER_TOLERANCE + 1e-5
+    assert np.abs(got.numpy() - want).max() <= membranes.BORDER_TOLERANCE + 1e-6
 
 
 def test_batch_is_each_map_on_its_own():
@@ -143,7 +143,7 @@ def test_on_an_isbi_slice_the_cut_changes_nothing():
     d1, d2 = membranes._two_nearest(cells, reach=1e9)
     whole = membranes._class_weights_of(label.numpy(), "balanced") + 10 * np.exp(
         -((d1 + d2) ** 2) / 50) * (cells == 0)
-    assert np.abs(got.numpy() - whole).max() <= membranes.BORDER_TOLERANCE + 1e-5
+    assert np.abs(got.numpy() - whole).max() <= membranes.BORDER_TOLERANCE + 1e-6
     assert got.max() > 8 and (got[label == 0] > got[label == 1].max()).float().mean() > 0.5
 
 
