@@ -20,7 +20,8 @@ monai_utils = pytest.importorskip("monai.metrics.utils")
 pytestmark = [pytest.mark.filterwarnings("ignore:the (ground truth|prediction) of class"),
               pytest.mark.filterwarnings("ignore:.*always_return_as_numpy:FutureWarning")]
 
-RTOL = ATOL = 1e-6   # MONAI's distances are float32 (relative rounding 6e-8), ours float64
+RTOL = ATOL = 1e-6   # MONAI's distances are float32 (relative rounding 6e-8), ours float64;
+# its HD95 also interpolates at q = 0.95 in float32 (see quantile_slack)
 
 
 def monai(name, prediction, target, spacing, **kwargs):
@@ -50,6 +51,24 @@ def ours(prediction, target, spacing, tolerance):
     }
 
 
+Q95_IN_FLOAT32 = 0.95 - torch.tensor(0.95, dtype=torch.float32).item()   # 1.2e-8
+
+
+def quantile_slack(prediction, target, spacing):
+    """(N,) how far MONAI's HD95 may be from ours: its torch.quantile interpolates at
+    q = 0.95 rounded to float32, a rank (n - 1) * 1.2e-8 off, times the gap between the
+    two sorted distances it interpolates between."""
+    slack = torch.zeros(len(prediction), dtype=torch.float64)
+    for i, (p, t) in enumerate(zip(prediction, target, strict=True)):
+        if p.any() and t.any():
+            for d in metrics.surface_distances(p, t, spacing):
+                d = d.sort().values
+                k = int(0.95 * (len(d) - 1))
+                gap = float(d[min(k + 1, len(d) - 1)] - d[k])
+                slack[i] = max(slack[i], (len(d) - 1) * Q95_IN_FLOAT32 * gap)
+    return slack
+
+
 def one_empty(prediction, target):
     p, t = prediction.flatten(1).any(1), target.flatten(1).any(1)
     return p ^ t
@@ -66,7 +85,13 @@ def assert_agrees(prediction, target, spacing=(1.0, 1.0), tolerance=1.5):
         if name == "hd95":
             differs = one_empty(prediction, target)
             assert reference[differs].isnan().all() and values[differs].isinf().all()
+            slack = quantile_slack(prediction, target, spacing)[~differs]
             values, reference = values[~differs], reference[~differs]
+            finite = reference.isfinite()
+            assert ((values - reference).abs()[finite]
+                    <= ATOL + RTOL * reference.abs()[finite] + 1.01 * slack[finite]).all()
+            assert torch.equal(values.isnan(), reference.isnan())
+            continue
         torch.testing.assert_close(values, reference, rtol=RTOL, atol=ATOL, equal_nan=True,
                                    msg=lambda m, name=name: f"{name}: {m}")
         finite = reference.isfinite()
@@ -269,6 +294,20 @@ def test_surface_dice_at_a_tolerance_within_float32_rounding():
                                              target[None, None].float(), [2.23606797],
                                              include_background=True)
     assert float(nsd) == 1.0
+
+
+def test_hd95_differs_from_monai_by_its_float32_quantile_only():
+    """MONAI's HD95 is torch.quantile of its float32 distances at q = 0.95 (0.949999988 in
+    float32): exactly that, and ours the float64 percentile of the same distances."""
+    prediction, target, spacing = random_case(1083)           # 40 distances, gap 1.55
+    p, t = prediction[2], target[2]
+    from_p, from_t = metrics.surface_distances(p, t, spacing)
+    reference = float(monai("hd", p[None], t[None], spacing, percentile=95))
+    in_float32 = max(float(torch.quantile(d.float(), 0.95)) for d in (from_p, from_t))
+    assert reference == in_float32
+    ours = metrics.hd95(p, t, spacing)
+    assert ours == max(float(torch.quantile(d, 0.95)) for d in (from_p, from_t))
+    assert 1e-7 < abs(ours - reference) <= float(quantile_slack(p[None], t[None], spacing)[0])
 
 
 def test_percentile_zero():
