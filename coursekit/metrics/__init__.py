@@ -1,4 +1,4 @@
-"""Evaluation, all read off one confusion matrix (rows = truth, columns = prediction).
+"""Evaluation: labels scored off one confusion matrix (rows = truth, columns = prediction).
 
 The modules, in the order a chapter meets them:
 
@@ -16,10 +16,14 @@ The modules, in the order a chapter meets them:
 - ``detection``: objects found rather than pixels labelled (chapter 9): COCO's
   average precision of boxes and instance masks (IoU, greedy matching by score,
   precision and recall over score thresholds, 101-point AP, mAP at IoU 0.5 and
-  over 0.5:0.95), the one score not read off a confusion matrix;
+  over 0.5:0.95);
 - ``boundary``: distances between predicted and true outlines (Hausdorff distance, HD95,
   average surface distance) and normalised surface Dice, as MONAI computes them;
 - ``calibration``: reliability bins, expected calibration error, temperature scaling.
+
+``detection``, ``boundary`` and ``calibration`` are the scores not read off a confusion
+matrix: they need what a matrix of counts no longer holds (the objects, the outlines,
+the probabilities).
 
 Every name is importable from ``coursekit.metrics`` itself, e.g. ``metrics.mean_iou``.
 """
