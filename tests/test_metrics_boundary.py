@@ -9,6 +9,9 @@ import math
 
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from coursekit import metrics
 
@@ -130,6 +133,23 @@ def test_blobs_and_tolerances_agree_with_monai():
     prediction, target = (field[:4, 0] > 0.5).long(), (field[4:, 0] > 0.5).long()
     for tolerance in (0.0, 1.0, 2.0, 3.7):
         assert_agrees(prediction, target, (0.8, 1.3), tolerance)
+
+
+small_masks = st.tuples(st.integers(1, 9), st.integers(1, 9)).flatmap(
+    lambda hw: st.tuples(hnp.arrays(bool, (2, *hw)), hnp.arrays(bool, (2, *hw))))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(masks=small_masks, spacing=st.tuples(st.sampled_from([0.5, 1.0, 1.75]),
+                                            st.sampled_from([0.25, 1.0, 2.0])),
+       tolerance=st.sampled_from([0.0, 1.0, 1.5, 2.5]))
+def test_any_small_masks_agree_with_monai(masks, spacing, tolerance):
+    """Whatever hypothesis finds (empty, full, one pixel, one row, one column). Spacings
+    that are binary fractions: every squared distance is exact, so a distance is either
+    the tolerance exactly or at least 1e-3 away from it (no float32 tie, see
+    test_surface_dice_at_a_tolerance_within_float32_rounding)."""
+    prediction, target = (torch.from_numpy(m.copy()) for m in masks)
+    assert_agrees(prediction, target, spacing, tolerance)
 
 
 # ------------------------------------------------------------------ edge cases
