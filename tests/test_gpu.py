@@ -84,6 +84,24 @@ def test_metrics_take_gpu_tensors():
     assert cm.sum() == 2 * 16 * 16 and cm.device.type == "cpu"
 
 
+def test_boundary_and_calibration_metrics_take_gpu_tensors():
+    g = torch.Generator().manual_seed(4)
+    prediction, target = torch.rand(2, 2, 12, 10, generator=g) < 0.5
+    logits = torch.randn(3, 4, 6, 5, generator=g) * 3
+    labels = torch.multinomial((logits / 3).softmax(1).movedim(1, -1).reshape(-1, 4), 1,
+                               generator=g).view(3, 6, 5)
+    for name in ("hausdorff_distance", "hd95", "average_surface_distance"):
+        function = getattr(metrics, name)
+        assert function(prediction.to(CUDA), target.to(CUDA)) == function(prediction, target)
+    assert metrics.surface_dice(prediction.to(CUDA), target.to(CUDA), 1.0) == \
+        metrics.surface_dice(prediction, target, 1.0)
+    probabilities = logits.softmax(1)
+    assert metrics.expected_calibration_error(probabilities.to(CUDA), labels.to(CUDA)) == \
+        pytest.approx(metrics.expected_calibration_error(probabilities, labels), abs=1e-6)
+    assert metrics.fit_temperature(logits.to(CUDA), labels.to(CUDA)) == pytest.approx(
+        metrics.fit_temperature(logits, labels), rel=1e-6)
+
+
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_losses_under_autocast_are_finite_and_close_to_float32(dtype):
     g = torch.Generator().manual_seed(0)
