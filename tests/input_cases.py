@@ -2253,6 +2253,10 @@ for name in ("expected_calibration_error", "reliability_bins"):
         add(f"target {label}", cal_probs, bad, expect=error("target", "probabilities"),
             **kwargs)
     add("binary target value 2", bin_p, with_value(bin_t, 2), expect=error("target"))
+    one_hot = F.one_hot(cal_target, 3).movedim(-1, 1)
+    add("one-hot target (N, C, H, W)", cal_probs, one_hot, expect=error("target"))
+    add("one-hot target (N, C)", cal_probs[:, :, 0, 0], one_hot[:, :, 0, 0],
+        expect=error("target"))
     add("nothing (N = 0)", cal_probs[:0], cal_target[:0], expect=error("target"))
     for label, bad in bad_ints(1, full=True):
         add(f"n_bins={label}", cal_probs, cal_target, bad, expect=error("n_bins"))
@@ -2307,6 +2311,8 @@ for label, bad in [("float", cal_target.float()), ("value 3", with_value(cal_tar
                    ("255 without ignore_index", cal_ignored), ("None", None)]:
     add(f"target {label}", cal_logits, bad, expect=error("target"))
 add("every pixel ignored", cal_logits, cal_target * 0 - 1, ignore_index=-1,
+    expect=error("target"))
+add("one-hot target", cal_logits, F.one_hot(cal_target, 3).movedim(-1, 1),
     expect=error("target"))
 add("every prediction right: T -> 0", cal_logits, cal_logits.argmax(1), expect=error("logits"))
 add("logits against the target: T -> infinity", torch.tensor([[2.0, 0.0], [0.0, 2.0]]),

@@ -66,8 +66,14 @@ LAYOUTS = "(N, C), (N, C, H, W), (N, 1, H, W) or the target's shape (binary)"
 def _layout(scores: torch.Tensor, name: str, target: torch.Tensor) -> str:
     """'multiclass' or 'binary', read from how ``scores`` (probabilities or logits)
     stand to ``target``: one more dimension, dim 1 the classes (C >= 2: multiclass,
-    C = 1: binary), or the target's shape (binary)."""
+    C = 1: binary), or the target's shape (binary: (N,), (N, H, W), or with dim 1 of
+    size 1; a target (N, C) or (N, C, H, W) of the shape of the scores would be one-hot,
+    and is refused rather than read as C binary problems)."""
     if scores.shape == target.shape and scores.dim() >= 1:
+        if scores.dim() in (2, 4) and scores.shape[1] > 1:     # (N, C) or (N, C, H, W)
+            raise ValueError(f"target: expected class indices without the class dimension "
+                             f"(N,) or (N, H, W) for {name} {tuple(scores.shape)}, got "
+                             "the same shape; for one-hot targets take .argmax(dim=1)")
         return "binary"
     if (scores.dim() == target.dim() + 1 and scores.dim() >= 2
             and scores.shape[:1] + scores.shape[2:] == target.shape):
