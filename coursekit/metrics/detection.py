@@ -51,6 +51,9 @@ maxDets=100" figures, with these choices said once here:
 - ties: detections of equal score keep their order (image by image, then as given), and
   a detection whose IoU is equally high with two free true objects takes the later one,
   as ``pycocotools`` does;
+- an image without a true object still counts: its detections are false positives
+  (``pycocotools`` given every image does the same; ``torchmetrics``' "segm" lists an
+  image only where it has a true mask, and so leaves those false positives out);
 - no true object of any class in any image is an error here (COCO reports -1).
 """
 
