@@ -5,6 +5,7 @@ include_background=True) on random masks and blobs, on the edge cases (empty mas
 pixel, objects on the image border, non-square images, spacing != 1), and on closed forms;
 with each documented difference from MONAI tested as such."""
 
+import functools
 import math
 
 import pytest
@@ -177,7 +178,8 @@ def test_empty_masks():
 
 
 @pytest.mark.parametrize("function", [metrics.hausdorff_distance, metrics.hd95,
-                                      metrics.average_surface_distance])
+                                      metrics.average_surface_distance,
+                                      functools.partial(metrics.surface_dice, tolerance=1.0)])
 def test_nothing_to_measure_is_an_error(function):
     """Both masks empty in every image: MONAI's mean gives 0; ours refuses."""
     empty = torch.zeros(2, 4, 4, dtype=torch.long)
