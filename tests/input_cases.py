@@ -2000,6 +2000,29 @@ def det_replaced(found, i=0, **entries):
     return out
 
 
+add = cases_for("metrics.class_precision_recall")
+det_class_curve = (torch.ones(3, dtype=torch.float64),
+                   torch.tensor([0.2, 0.4, 0.6], dtype=torch.float64),
+                   torch.tensor([0.9, 0.8, 0.7], dtype=torch.float64))
+add("class 1, boxes", det_found, det_true, 1, expect=equals(det_class_curve))
+add("class 1, masks, iou_threshold=0.95", det_found_masks, det_true_masks, 1, 0.95, "segm",
+    expect=equals(det_class_curve))
+add("class 2: found nowhere", det_found, det_true, 2, expect=equals((torch.zeros(0),) * 3))
+add("max_detections=2", det_found, det_true, 1, max_detections=2,
+    expect=equals(tuple(part[:2] for part in det_class_curve)))
+add("label a NumPy int", det_found, det_true, np.int64(1), expect=equals(det_class_curve))
+for label, bad in [("9: only predicted", 9), ("3: nowhere", 3)] + bad_ints(0, full=True):
+    add(f"label={label}", det_found, det_true, bad, expect=error("label"))
+for label, bad in bad_numbers(low=0, high=1, full=True):
+    add(f"iou_threshold={label}", det_found, det_true, 1, bad, expect=error("iou_threshold"))
+add("iou_type 'segm' without masks", det_found, det_true, 1, iou_type="segm",
+    expect=error("predictions"))
+add("predictions a dict", det_found[0], det_true, 1, expect=error("predictions"))
+add("targets one image for two", det_found, det_true[:1], 1, expect=error("targets"))
+for label, bad in bad_ints(1):
+    add(f"max_detections={label}", det_found, det_true, 1, max_detections=bad,
+        expect=error("max_detections"))
+
 add = cases_for("metrics.mean_average_precision")
 add("boxes, by hand", det_found, det_true, expect=equals(det_expected, post=det_summary))
 add("masks, by hand", det_found_masks, det_true_masks, "segm",

@@ -204,6 +204,22 @@ def test_false_positives_in_an_image_without_truth_count_unlike_torchmetrics_seg
     assert coco(boxes, true_boxes, "bbox", **DECIMALS)["map"] == pytest.approx(0.5)
 
 
+@pytest.mark.parametrize("iou_type", ["bbox", "segm"])
+def test_class_curves_give_the_ap_table(iou_type):
+    """class_precision_recall, then average_precision: each entry of the AP table."""
+    predictions, targets = random_scenes(21, iou_type=iou_type)
+    result = detection.mean_average_precision(predictions, targets, iou_type)
+    for c, label in enumerate(result["classes"].tolist()):
+        for t in (0, 5, 9):
+            precision, recall, scores = detection.class_precision_recall(
+                predictions, targets, label, float(result["iou_thresholds"][t]), iou_type)
+            assert (scores.diff() <= 0).all() and (recall.diff() >= 0).all()
+            ap = detection.average_precision(precision, recall)
+            assert ap == result["ap"][t, c]
+    with pytest.raises(ValueError, match="label: expected a class with a true object"):
+        detection.class_precision_recall(predictions, targets, 5, iou_type=iou_type)
+
+
 def test_maxdets_100_per_image_and_class_as_coco():
     g = torch.Generator().manual_seed(7)
     truth = torch.tensor([[10.0, 10.0, 20.0, 20.0], [30.0, 5.0, 40.0, 25.0]])

@@ -60,6 +60,7 @@ from coursekit.metrics.curves import best_f1_threshold, precision_recall_curve
 from coursekit.metrics.detection import (
     average_precision,
     box_iou,
+    class_precision_recall,
     detection_precision_recall,
     mask_iou,
     match_detections,
@@ -96,7 +97,7 @@ from coursekit.metrics.scores import (
 
 __all__ = [
     "ConfusionMatrix", "accuracy", "average_precision", "box_iou",
-    "detection_precision_recall", "mask_iou", "match_detections",
+    "class_precision_recall", "detection_precision_recall", "mask_iou", "match_detections",
     "mean_average_precision", "average_surface_distance", "best_f1_threshold",
     "bootstrap_interval", "boundary_pixels", "hausdorff_distance", "hd95", "surface_dice",
     "surface_distances", "expected_calibration_error", "fit_temperature", "reliability_bins",

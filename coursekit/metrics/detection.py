@@ -25,15 +25,17 @@ one function each:
    numbers. 1 means every object found before any false positive; a model that never
    finds an object scores 0.
 
-``mean_average_precision`` puts the steps together as COCO reports them: the AP of each
-class that has at least one true object (a class only predicted is not scored: its
+``class_precision_recall`` runs steps 2 and 3 for one class of a data set (the curve to
+draw); ``mean_average_precision`` puts the steps together as COCO reports them: the AP of
+each class that has at least one true object (a class only predicted is not scored: its
 recall would be 0 / 0), at each IoU threshold 0.50, 0.55, ..., 0.95; "AP50" (mAP at
 IoU 0.5) is the mean over the classes at t = 0.5, "AP" (mAP@[.5:.95], the number COCO
 ranks models by) the mean over the classes and all ten thresholds, so that placing an
 object more precisely earns more. ``iou_type`` "bbox" scores boxes, "segm" masks.
 
-Checked against ``pycocotools`` (through ``torchmetrics.detection.MeanAveragePrecision``,
-tests/test_metrics_detection.py): the same numbers to 1e-6 as COCO's "area=all,
+Checked against ``pycocotools``' COCOeval, directly and through
+``torchmetrics.detection.MeanAveragePrecision(backend="pycocotools")``
+(tests/test_metrics_detection.py): the same numbers to 1e-6 as COCO's "area=all,
 maxDets=100" figures, with these choices said once here:
 
 - thresholds are the decimals 0.5, 0.55, ..., 0.95 and 0.00, 0.01, ..., 1.00 (each the
@@ -277,6 +279,80 @@ def _objects(found: dict, where: str, iou_type: str, mask_threshold: float,
     return shapes, labels, scores
 
 
+def _images(predictions, targets, iou_type: str, mask_threshold: float) -> list:
+    """predictions and targets checked, image by image: a list of (ious (D, G) float64,
+    detection labels (D,), scores (D,), true labels (G,)), IoUs between all the image's
+    detections and true objects, whatever their classes."""
+    key = "boxes" if iou_type == "bbox" else "masks"
+    predictions = check_detections(predictions, "predictions", (key, "labels", "scores"))
+    targets = check_detections(targets, "targets", (key, "labels"))
+    if len(predictions) != len(targets):
+        raise ValueError(f"targets: expected one dict per image of predictions "
+                         f"({len(predictions)}), got {len(targets)}")
+    overlap = _box_iou if iou_type == "bbox" else _mask_iou
+    images = []
+    for i, (predicted, true) in enumerate(zip(predictions, targets, strict=True)):
+        shapes, labels, scores = _objects(predicted, f"predictions[{i}]", iou_type,
+                                          mask_threshold, scored=True)
+        true_shapes, true_labels, _ = _objects(true, f"targets[{i}]", iou_type,
+                                               mask_threshold, scored=False)
+        if key == "masks" and shapes.shape[1:] != true_shapes.shape[1:]:
+            raise ValueError(f"targets[{i}]['masks']: expected masks of the size of "
+                             f"predictions[{i}]['masks'] {tuple(shapes.shape[1:])}, got "
+                             f"{tuple(true_shapes.shape[1:])}")
+        images.append((overlap(shapes, true_shapes), labels, scores, true_labels))
+    return images
+
+
+def _of_class(images: list, label: int, max_detections: int) -> tuple[list, int]:
+    """One class's share of each image: ([(ious (D_i, G_i), scores (D_i,)), ...], G), the
+    detections in order of falling score, at most max_detections of them (the best scored,
+    as COCO keeps), G the class's true objects in all images."""
+    per_image, num_truths = [], 0
+    for ious, labels, scores, true_labels in images:
+        mine = (labels == label).nonzero().flatten()
+        mine = mine[torch.sort(scores[mine], descending=True, stable=True).indices]
+        mine = mine[:max_detections]
+        theirs = (true_labels == label).nonzero().flatten()
+        per_image.append((ious[mine][:, theirs], scores[mine]))
+        num_truths += len(theirs)
+    return per_image, num_truths
+
+
+def _curve(per_image: list, num_truths: int, iou_threshold: float):
+    """Steps 2 and 3 for one class: match in each image, then precision and recall over
+    all of them."""
+    hits = torch.cat([_match(ious, iou_threshold) >= 0 for ious, _ in per_image])
+    scores = torch.cat([scores for _, scores in per_image])
+    return _precision_recall(scores, hits, num_truths)
+
+
+def class_precision_recall(predictions, targets, label: int, iou_threshold: float = 0.5,
+                           iou_type: str = "bbox", max_detections: int = 100,
+                           mask_threshold: float = 0.5):
+    """The precision-recall curve of one class over a data set, COCO's way:
+    -> (precision (D,), recall (D,), scores (D,)) float64, in order of falling score.
+
+    predictions, targets, iou_type, max_detections, mask_threshold: as for
+    ``mean_average_precision``; label: an int, the class (it must have a true object in
+    some image); iou_threshold: a float in [0, 1]. Each image's detections of the class
+    are matched to its true objects of the class (``match_detections``), then all of them
+    sorted by score (``detection_precision_recall``); ``average_precision(precision,
+    recall)`` is the class's AP at that threshold, as ``mean_average_precision`` counts it.
+    """
+    iou_type = check_choice(iou_type, "iou_type", IOU_TYPES)
+    label = check_int(label, "label", low=0)
+    iou_threshold = check_number(iou_threshold, "iou_threshold", low=0, high=1)
+    max_detections = check_int(max_detections, "max_detections", low=1)
+    mask_threshold = check_number(mask_threshold, "mask_threshold", low=0, high=1)
+    images = _images(predictions, targets, iou_type, mask_threshold)
+    per_image, num_truths = _of_class(images, label, max_detections)
+    if num_truths == 0:
+        raise ValueError(f"label: expected a class with a true object in targets, got "
+                         f"{label}, which has none (recall would be 0 / 0)")
+    return _curve(per_image, num_truths, iou_threshold)
+
+
 def mean_average_precision(predictions, targets, iou_type: str = "bbox",
                            max_detections: int = 100, mask_threshold: float = 0.5) -> dict:
     """COCO's average precision of detections (boxes) or instance masks over a data set.
@@ -298,47 +374,19 @@ def mean_average_precision(predictions, targets, iou_type: str = "bbox",
     mean over the thresholds. At least one image must hold a true object.
     """
     iou_type = check_choice(iou_type, "iou_type", IOU_TYPES)
-    key = "boxes" if iou_type == "bbox" else "masks"
-    predictions = check_detections(predictions, "predictions", (key, "labels", "scores"))
-    targets = check_detections(targets, "targets", (key, "labels"))
-    if len(predictions) != len(targets):
-        raise ValueError(f"targets: expected one dict per image of predictions "
-                         f"({len(predictions)}), got {len(targets)}")
     max_detections = check_int(max_detections, "max_detections", low=1)
     mask_threshold = check_number(mask_threshold, "mask_threshold", low=0, high=1)
-    overlap = _box_iou if iou_type == "bbox" else _mask_iou
-
-    images = []          # per image: (ious (D, G), detection labels, scores, true labels)
-    for i, (predicted, true) in enumerate(zip(predictions, targets, strict=True)):
-        shapes, labels, scores = _objects(predicted, f"predictions[{i}]", iou_type,
-                                          mask_threshold, scored=True)
-        true_shapes, true_labels, _ = _objects(true, f"targets[{i}]", iou_type,
-                                               mask_threshold, scored=False)
-        if key == "masks" and shapes.shape[1:] != true_shapes.shape[1:]:
-            raise ValueError(f"targets[{i}]['masks']: expected masks of the size of "
-                             f"predictions[{i}]['masks'] {tuple(shapes.shape[1:])}, got "
-                             f"{tuple(true_shapes.shape[1:])}")
-        images.append((overlap(shapes, true_shapes), labels, scores, true_labels))
+    images = _images(predictions, targets, iou_type, mask_threshold)
     classes = torch.cat([torch.zeros(0, dtype=torch.long)]
                         + [true_labels for *_, true_labels in images]).unique()
     if len(classes) == 0:
         raise ValueError("targets: no true object in any image; average precision needs "
                          "at least one (recall would be 0 / 0)")
-
     ap = torch.zeros(len(IOU_THRESHOLDS), len(classes), dtype=torch.float64)
     for c, label in enumerate(classes.tolist()):
-        per_image, num_truths = [], 0
-        for ious, labels, scores, true_labels in images:
-            mine = (labels == label).nonzero().flatten()
-            mine = mine[torch.sort(scores[mine], descending=True, stable=True).indices]
-            mine = mine[:max_detections]                  # the best scored, as COCO keeps
-            theirs = (true_labels == label).nonzero().flatten()
-            per_image.append((ious[mine][:, theirs], scores[mine]))
-            num_truths += len(theirs)
-        all_scores = torch.cat([scores for _, scores in per_image])
+        per_image, num_truths = _of_class(images, label, max_detections)
         for t, threshold in enumerate(IOU_THRESHOLDS.tolist()):
-            hits = torch.cat([_match(ious, threshold) >= 0 for ious, _ in per_image])
-            precision, recall, _ = _precision_recall(all_scores, hits, num_truths)
+            precision, recall, _ = _curve(per_image, num_truths, threshold)
             ap[t, c] = _average_precision(precision, recall)
     return {"map": float(ap.mean()), "map_50": float(ap[0].mean()),
             "map_75": float(ap[5].mean()), "classes": classes, "ap": ap,
