@@ -21,6 +21,8 @@ instances: for each object a box, a class, a score and a mask of its own.
 - ``draw_instances``: an image with boxes, class names, scores and masks drawn on it.
 
 Labels: class 0 is the background; digit d is label d + 1 (as in the semantic maps).
+The model's outputs and ``scene_targets``' dicts go as they are into
+``metrics.mean_average_precision`` (COCO's box and mask AP).
 """
 
 import torch
