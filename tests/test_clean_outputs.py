@@ -88,18 +88,20 @@ def test_no_path_of_the_machine_in_any_output(path):
 
 def fenced_lines(markdown):
     """The lines inside the text's fenced code blocks (```), which the book sets in the
-    same monospace column as code."""
-    inside, lines = False, []
+    same monospace column as code; a MyST directive (```{warning}) is text, not code."""
+    inside, directive, lines = False, False, []
     for line in markdown.splitlines():
         if line.lstrip().startswith("```"):
             inside = not inside
-        elif inside:
+            directive = inside and line.lstrip()[3:].startswith("{")
+        elif inside and not directive:
             lines.append(line)
     return lines
 
 
 def test_fenced_lines_are_the_lines_of_code_blocks_only():
-    text = "a long line of prose " * 9 + "\n```bash\nmake test\n```\nmore\n```\nx = 1\n```"
+    text = ("a long line of prose " * 9 + "\n```bash\nmake test\n```\nmore\n```\nx = 1\n```"
+            "\n```{warning}\n" + "a long line of prose " * 9 + "\n```")
     assert fenced_lines(text) == ["make test", "x = 1"]
 
 
