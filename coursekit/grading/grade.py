@@ -28,7 +28,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from coursekit.grading import feedback, remote, sandbox
+from coursekit.grading import feedback, remote, sandbox, stripped
 from coursekit.grading.student import _case_title, _failure_text, _import_otter, _unanswered
 
 _TESTS_LOCK = threading.Lock()
@@ -130,6 +130,11 @@ class Grader:
                             for name, (_, path) in self.tests.items()}
         finally:
             self._tmp.cleanup()
+        import coursekit
+
+        # coursekit without the answers, made once here, before the grading threads start
+        stripped.stripped_sources(str(Path(coursekit.__file__).resolve().parent), tuple(
+            sorted({name for names in self.answers.values() for name in names})))
         self.tripwires = {question: [*names, *(alias for name in names
                                               for alias in SAME_AS.get(name, ()))]
                           for question, names in self.answers.items()}

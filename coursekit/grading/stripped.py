@@ -13,7 +13,12 @@ while their question's answer is called (README: what that does not stop).
 
 import ast
 import functools
+import threading
 from pathlib import Path
+
+_AST_LOCK = threading.Lock()
+"""One parse at a time: CPython 3.11's ast is not safe in two threads at once ("SystemError:
+AST constructor recursion depth mismatch" when two submissions start together)."""
 
 _SKIP = ("grading",)
 """Subpackages of coursekit never stripped (the grader's own code)."""
@@ -60,8 +65,14 @@ def _stub(node):
     return node
 
 
-@functools.lru_cache(maxsize=16)
 def stripped_sources(root, names):
+    """``_stripped_sources`` (see there), one thread at a time."""
+    with _AST_LOCK:
+        return _stripped_sources(root, names)
+
+
+@functools.lru_cache(maxsize=16)
+def _stripped_sources(root, names):
     """{path: stripped source (bytes)} for the modules of the package at ``root`` that define
     one of ``names`` (a tuple) at their top level where no code of the package uses it
     besides its own definition; the other definitions of those modules are left as they
