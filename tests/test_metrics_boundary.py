@@ -55,13 +55,20 @@ def ours(prediction, target, spacing, tolerance):
     }
 
 
-Q95_IN_FLOAT32 = 0.95 - torch.tensor(0.95, dtype=torch.float32).item()   # 1.2e-8
+def float32_rank_error(n):
+    """How far torch.quantile's rank for q = 0.95 over n values may be from 0.95 (n - 1)
+    when the input is float32: q is rounded to float32 (0.949999988, 1.2e-8 low), and
+    torch 2.11 also rounds the product q (n - 1) to float32 (for n = 40, 37.05 becomes
+    37.0499992, 7.6e-7 low; torch 2.14 keeps it exact). The larger of the two."""
+    q32 = torch.tensor(0.95, dtype=torch.float32)
+    rank32 = float(q32 * torch.tensor(n - 1, dtype=torch.float32))
+    return max(abs(0.95 * (n - 1) - float(q32) * (n - 1)), abs(0.95 * (n - 1) - rank32))
 
 
 def quantile_slack(prediction, target, spacing):
-    """(N,) how far MONAI's HD95 may be from ours: its torch.quantile interpolates at
-    q = 0.95 rounded to float32, a rank (n - 1) * 1.2e-8 off, times the gap between the
-    two sorted distances it interpolates between."""
+    """(N,) how far MONAI's HD95 may be from ours: its torch.quantile interpolates at a
+    rank float32_rank_error(n) off ours, times the gap between the two sorted distances it
+    interpolates between."""
     slack = torch.zeros(len(prediction), dtype=torch.float64)
     for i, (p, t) in enumerate(zip(prediction, target, strict=True)):
         if p.any() and t.any():
@@ -69,7 +76,7 @@ def quantile_slack(prediction, target, spacing):
                 d = d.sort().values
                 k = int(0.95 * (len(d) - 1))
                 gap = float(d[min(k + 1, len(d) - 1)] - d[k])
-                slack[i] = max(slack[i], (len(d) - 1) * Q95_IN_FLOAT32 * gap)
+                slack[i] = max(slack[i], float32_rank_error(len(d)) * gap)
     return slack
 
 

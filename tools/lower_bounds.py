@@ -51,10 +51,6 @@ LEFT_OUT = {
 DESELECTED = {
     "tests/test_colab_versions.py::test_the_committed_lower_bound_run_tested_todays_bounds"
     "_and_passed": "checks the committed result of this very run",
-    "tests/test_metrics_boundary.py::test_hd95_differs_from_monai_by_its_float32_quantile_only":
-        "fails here, passes on Python 3.11/torch 2.14.1: |ours - MONAI| 1.18e-6 above its "
-        "float32 slack 7.19e-7 (not numpy's doing: 1.26.4 the same; nor scipy's: 1.13.1 the "
-        "same); the cause is not found yet: a comparison with MONAI, a test-only reference",
 }
 
 
