@@ -252,3 +252,22 @@ def test_receptive_field_viewer_mimebundle():
     assert html.count("<tr>") == 1 + 9  # the table: a header and one row per layer
     assert "<td>3x3</td><td>36</td><td>8</td>" in html  # the last layer
     _check_offline(html)
+
+
+def test_the_phone_layout_reaches_every_part_of_a_replay():
+    """book/_static/custom.css lays replays out for a 390 px screen (checked by eye with
+    headless Chromium); its rules name the classes of matplotlib's to_jshtml page: this
+    fails if a matplotlib release renames one, instead of the phone layout going quietly."""
+    from coursekit.widgets.replay import replay_html
+    from tests.conftest import ROOT
+
+    fig = plt.figure(figsize=(2, 1))
+    html = replay_html(fig, lambda i: None, 2, "a caption")
+    css = (ROOT / "book" / "_static" / "custom.css").read_text()
+    narrow = re.search(r"@media \(max-width: (\d+)px\) \{(.*?)\n\}", css, re.S)
+    assert narrow and int(narrow[1]) >= 390, "no narrow-screen rule for replays"
+    for part in ("animation", "anim-controls", "anim-slider", "anim-buttons"):
+        assert f'class="{part}"' in html, f"matplotlib's replay has no {part!r} any more"
+        assert f".coursekit-replay .{part}" in narrow[2] or (
+            f".coursekit-replay input[type=range].{part}" in narrow[2]), part
+    assert html.startswith('<div class="coursekit-replay">')
