@@ -1,4 +1,5 @@
-"""The stand-ins tests hand to answers (coursekit.grading.fakes), and ``checks.fake``."""
+"""The stand-ins tests hand to answers (coursekit.grading.fakes), ``checks.fake`` and
+``checks.cpu_seconds`` (here, in the test's own process)."""
 
 import time
 
@@ -6,6 +7,7 @@ import pytest
 import torch
 from torchvision.transforms import functional as TF
 
+from coursekit import grading
 from coursekit.grading import fake, fakes
 
 
@@ -33,19 +35,31 @@ def test_async_device_queues_work_and_sync_waits():
     assert gpu.launches == 2
 
 
-def test_sleep_and_stopwatch_read_real_time():
+def test_sleep_reads_real_time():
     nap = fake("Sleep", 0.01)
     start = time.perf_counter()
     nap()
     assert time.perf_counter() - start >= 0.01 and nap.calls == 1
-    median = fake("Stopwatch", threads=1).median(nap, warmup=0, repeats=3)
-    assert 0.01 <= median < 0.5
-    assert nap.calls == 4
 
 
-def test_stopwatch_restores_threads():
+def test_only_callable_stand_ins_can_be_handed_to_an_answer():
+    """Under the grader these stay in the grader; an answer gets a function to call."""
+    clock = fake("Clock")
+    gpu = fake("AsyncDevice", clock)
+    for value in (clock, fake("SlowFirstCalls", clock), fake("Sleep", 0.01), gpu.launch,
+                  gpu.sync):
+        assert fakes.callable_stand_in(value), value
+    for value in (gpu, fake("PilAugment"), print, lambda: 0, fakes.Clock):
+        assert not fakes.callable_stand_in(value), value
+
+
+def test_cpu_seconds_counts_this_threads_work_on_one_thread():
+    """A sleep costs no CPU time; a busy loop does; torch's threads are as they were."""
     before = torch.get_num_threads()
-    fake("Stopwatch", threads=1).median(lambda x: x + 1, torch.ones(3), repeats=2)
+    slept, result = grading.cpu_seconds(lambda: time.sleep(0.05) or 1, "nap")
+    assert result == 1 and slept < 0.03
+    busy, _ = grading.cpu_seconds(lambda: sum(range(2_000_000)), "busy")
+    assert busy > 0.01
     assert torch.get_num_threads() == before
 
 
@@ -65,4 +79,4 @@ def test_fake_names_the_stand_ins_it_knows():
     with pytest.raises(ValueError, match="fake: name must be one of .*Clock.*got 'Timer'"):
         fake("Timer")
     assert set(fakes.FAKES) == {"Clock", "SlowFirstCalls", "AsyncDevice", "Sleep",
-                                "Stopwatch", "PilAugment"}
+                                "PilAugment"}

@@ -36,6 +36,7 @@ from coursekit.grading.checks import (
     _fail,
     call,
     computed_by_hand,
+    cpu_seconds,
     describe,
     expect_equal,
     expect_result,
@@ -56,7 +57,8 @@ from coursekit.grading.student import (
 __all__ = [
     "BUILD_DIR", "EXERCISES_DIR", "NOT_ANSWERED", "OWN_IMPLEMENTATIONS", "QUESTIONS_FILE",
     "SOLUTIONS_DIR", "ExerciseGrader", "Feedback", "ForbiddenCall", "Generated", "Grader",
-    "Probe", "_fail", "_number", "assign", "call", "computed_by_hand", "describe",
+    "Probe", "_fail", "_number", "assign", "call", "computed_by_hand", "cpu_seconds",
+    "describe",
     "exercise_grader", "expect_equal", "expect_result", "expect_tensor", "fake",
     "first_cell_source", "forbidden", "grade", "masters", "question_points",
 ]

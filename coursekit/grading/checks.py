@@ -12,6 +12,7 @@ test is named by its title only). The same helpers run in two places:
 """
 
 import contextlib
+import time
 
 import torch
 
@@ -21,8 +22,8 @@ from coursekit.grading.fakes import Probe
 from coursekit.grading.guards import refusing, watching
 
 __all__ = ["NOT_ANSWERED", "OWN_IMPLEMENTATIONS", "ForbiddenCall", "Probe", "call",
-           "computed_by_hand", "describe", "expect_equal", "expect_result", "expect_tensor",
-           "fake", "forbidden", "watching"]
+           "computed_by_hand", "cpu_seconds", "describe", "expect_equal", "expect_result",
+           "expect_tensor", "fake", "forbidden", "watching"]
 
 
 def _argument_text(key, value):
@@ -76,15 +77,40 @@ def call(function, name, *args, **kwargs):
 
 
 def fake(name, *args, **kwargs):
-    """The stand-in ``coursekit.grading.fakes.<name>(*args, **kwargs)``, built where the
-    answer runs: in the submission's process under the sandboxed grader (a test's own
-    function could not travel there; the stand-in's arguments may be other stand-ins),
-    here otherwise. Its attributes read the same either way (``clock.now``)."""
+    """The stand-in ``coursekit.grading.fakes.<name>(*args, **kwargs)``, made here, in the
+    test's process. Under the sandboxed grader it stays here too: an answer it is passed to
+    gets a function of no arguments whose calls come back to it (``remote``), so what it
+    counts and how far its clock moved (``model.calls``, ``clock.now``), read by the test,
+    are out of the answer's reach."""
     if name not in fakes.FAKES:
         raise ValueError(f"fake: name must be one of {sorted(fakes.FAKES)}, got {name!r}")
-    if remote.active():
-        return remote.make(name, args, kwargs)
     return fakes.FAKES[name](*args, **kwargs)
+
+
+def cpu_seconds(function, name, *args, **kwargs):
+    """(seconds, result): the CPU time of one call ``function(*args, **kwargs)`` on one
+    torch thread (``call``: the same checks), and what it returned.
+
+    A function of the test's own (a reference) runs here: this thread's CPU time, which
+    other work on the machine, a submission's included, does not add to. A student's answer
+    under the grader runs in its sandbox: the CPU time of the whole sandbox from the request
+    to the reply, as the kernel counts it for its control group and the grader reads it,
+    from outside (``remote.counting_cpu``); where the machine does not count it, the
+    request's wall-clock time, which also counts the transfer (more than the answer's own
+    work). Nothing in the answer's process can make either reading smaller.
+    """
+    if type(function) is remote.Remote:
+        with remote.counting_cpu() as count:
+            result = call(function, name, *args, **kwargs)
+        return count.seconds, remote.materialise(result)
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        start = time.thread_time()
+        result = call(function, name, *args, **kwargs)
+        return time.thread_time() - start, result
+    finally:
+        torch.set_num_threads(saved)
 
 
 def _fail(message, hint=""):

@@ -87,7 +87,8 @@ class Budget:
 class Ref:
     """A reference to an object that lives on the other side (``kind`` is "h" for a handle
     of the submission's process, "m" for a mirror of one of the grader's objects, "g" for a
-    tensor of the submission's autograd graph)."""
+    tensor of the submission's autograd graph, "c" for a stand-in of the grader's that the
+    submission may only call, with no arguments)."""
 
     __slots__ = ("kind", "id")
 
@@ -277,7 +278,7 @@ class _Decoder:
 
     def _ref(self, data, body, depth):
         parts = _list(body)
-        if len(parts) != 2 or parts[0] not in ("h", "m") or type(parts[1]) is not int:
+        if len(parts) != 2 or parts[0] not in ("h", "m", "c") or type(parts[1]) is not int:
             raise ProtocolError("bad reference in a message")
         return self.resolve(Ref(parts[0], parts[1]))
 

@@ -1,23 +1,21 @@
 """Stand-ins that tests hand to a student's code: a clock that moves only when told to, a
-function whose first calls are slow, an asynchronous device, a real sleep; for a speed
-check, a stopwatch and a slow reference that run next to the answer; and ``Probe``, a layer
-that notes whether the autograd graph passed through it.
+function whose first calls are slow, an asynchronous device, a real sleep; the slow way to
+augment a batch, as a reference that a speed check times; and ``Probe``, a layer that notes
+whether the autograd graph passed through it.
 
-Code cannot travel to the sandboxed grader's submission process (``codec`` carries data
-only), so a test asks for a stand-in by name with ``checks.fake("Clock")``: under the grader
-it is built over there, from these classes, and the test reaches it through a proxy
-(reading ``clock.now`` brings the number back); in a student's notebook it is built here.
-The student's code can reach these objects, so a test never trusts what they report about
-themselves more than it would trust the answer: it checks the readings the answer returns
-against values it knows.
+Under the sandboxed grader a stand-in stays in the grader's process, never in the
+submission's: the answer gets, in its place, a function of no arguments whose calls come
+back to the grader (``remote``, ``worker.StandIn``), so that what a stand-in counts, how far
+its clock moved and what it was made with cannot be read or changed by the answer; the test
+reads them here. Only callable stand-ins (``callable_stand_in``) can be handed to an answer:
+a clock, ``SlowFirstCalls``, a sleep, an ``AsyncDevice``'s ``launch`` and ``sync``. ``Probe``
+is the exception: a layer, rebuilt over there from this class as a mirror of the test's.
 """
 
+import inspect
 import time
 
 import torch
-
-_perf_counter = time.perf_counter  # taken when the grader's worker starts, before any
-# student code runs: rebinding time.perf_counter later does not reach the stopwatch
 
 
 class Clock:
@@ -80,28 +78,6 @@ class Sleep:
         time.sleep(self.seconds)
 
 
-class Stopwatch:
-    """Times a function where it runs (under the grader, next to the answer, so that the
-    requests to the submission's process are not counted): ``median(fn, *args)`` is the
-    median seconds of ``repeats`` calls after ``warmup``, with torch on ``threads``
-    threads (one: a timing that other work on the machine disturbs least)."""
-
-    def __init__(self, threads=1):
-        self.threads = int(threads)
-
-    def median(self, fn, *args, warmup=1, repeats=5):
-        from coursekit import profiling
-
-        saved = torch.get_num_threads()
-        torch.set_num_threads(self.threads)
-        try:
-            timing = profiling.time_callable(fn, args, warmup=warmup, repeats=repeats,
-                                             clock=_perf_counter)
-        finally:
-            torch.set_num_threads(saved)
-        return timing.median
-
-
 class PilAugment:
     """The slow way to augment a batch of MNIST digits, one image at a time through PIL:
     to a picture, mirrored where ``flip`` is True, back to a tensor, normalised with
@@ -139,6 +115,15 @@ class Probe(torch.nn.Module):
         return x
 
 
-FAKES = {cls.__name__: cls for cls in (Clock, SlowFirstCalls, AsyncDevice, Sleep, Stopwatch,
-                                       PilAugment)}
+FAKES = {cls.__name__: cls for cls in (Clock, SlowFirstCalls, AsyncDevice, Sleep, PilAugment)}
 """The stand-ins a test may ask for, by name."""
+
+_CALLABLE = (Clock, SlowFirstCalls, Sleep, AsyncDevice)
+
+
+def callable_stand_in(value):
+    """True for a stand-in a test may hand to an answer as a function of no arguments: a
+    ``Clock``, ``SlowFirstCalls`` or ``Sleep``, or a bound method (``launch``, ``sync``) of
+    one of these classes or of an ``AsyncDevice``."""
+    owner = value.__self__ if inspect.ismethod(value) else value
+    return callable(value) and type(owner) in _CALLABLE

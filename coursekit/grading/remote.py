@@ -19,6 +19,15 @@ tests, which run here in the grader's process, reach the student's answers throu
   computes afterwards from the same tensor.
 - A tensor that comes back in the autograd graph is a local leaf tensor; ``backward()`` on it
   runs the backward pass over there and brings the gradients back into the mirrors.
+- Stand-ins (``fakes``: a fake clock, a function whose first calls are slow, a fake GPU's
+  ``launch`` and ``sync``, a sleep) that a test passes to an answer stay here: the answer
+  gets a function of no arguments whose calls come back to this process while the grader
+  waits for the reply (``_call_back``); only a number comes back to it. What the stand-ins
+  count and how far the clock moved are read by the test here, where the answer cannot
+  reach them.
+- ``counting_cpu``: what the requests within it cost the submission, read from its
+  control group (the kernel's count of its CPU time), for a speed check that the answer's
+  process cannot fool (``checks.cpu_seconds``).
 
 Nothing that comes back can carry code (see ``codec``), and nothing it sends can make the
 grader hold more than a fixed amount for it: each message is capped (``codec.GRADER_CAPS``)
@@ -41,10 +50,13 @@ import torch
 
 from coursekit.grading import codec, sandbox, stripped, withheld
 from coursekit.grading.failures import ForbiddenCall
-from coursekit.grading.fakes import Probe
+from coursekit.grading.fakes import Probe, callable_stand_in
 
 QUESTION_BYTES = 128 << 20
 """Bytes of decoded values the grader holds for one question of one submission at most."""
+
+MAX_CALLBACKS = 10_000
+"""Calls of the test's stand-ins one question's answers may make at most."""
 
 _LOCAL = threading.local()
 
@@ -118,10 +130,27 @@ def context(forbid=(), watch=None):
         _LOCAL.forbid, _LOCAL.watch, _LOCAL.seen = saved
 
 
-def make(name, args, kwargs):
-    """A proxy for ``coursekit.grading.fakes.<name>(*args, **kwargs)``, built in the
-    submission's process of the tests running now."""
-    return _LOCAL.submission.request("make", name=name, args=list(args), kwargs=dict(kwargs))
+class CpuCount:
+    """What the requests sent within ``counting_cpu`` cost the submission: ``seconds`` of
+    CPU time of its whole sandbox, as the kernel counts it for the slot's control group
+    (``how`` = "CPU time"), or, where the machine does not count it, of wall-clock time from
+    each request to its reply, as this process measures it (``how`` = "wall-clock time")."""
+
+    def __init__(self):
+        self.seconds, self.how = 0.0, "CPU time"
+
+
+@contextlib.contextmanager
+def counting_cpu():
+    """Within this block, each request runs the answer on one torch thread, and what it
+    costs the submission is added up in the ``CpuCount`` this yields (read from outside the
+    submission's process: nothing in it can change the count)."""
+    saved = getattr(_LOCAL, "cpu", None)
+    _LOCAL.cpu = count = CpuCount()
+    try:
+        yield count
+    finally:
+        _LOCAL.cpu = saved
 
 
 def materialise(value):
@@ -286,6 +315,8 @@ class Submission:
         self.gone = None
         self.refused = False
         self.raised = None
+        self.callbacks = {}  # id -> a stand-in of the test's, which the answer may call
+        self.callback_calls = 0
 
     # the process -----------------------------------------------------------------
     def _command(self):
@@ -355,6 +386,15 @@ class Submission:
             with contextlib.suppress(OSError):
                 self.process.stdin.close()
             self.process = None
+
+    def _limit_hit(self):
+        """The sandbox's limit that ended the process (``sandbox.limit_hit``), or None."""
+        return sandbox.limit_hit(self.slot, self.limits)
+
+    def _stopped(self):
+        """"stopped: " and the limit that ended the process, or None."""
+        limit = self._limit_hit()
+        return f"stopped: {limit}" if limit else None
 
     def _send(self, header, blobs, deadline):
         """Write one request, giving up at ``deadline`` (a process that stops reading
@@ -431,9 +471,13 @@ class Submission:
             except Exception:  # noqa: BLE001 (it ended, broke the protocol: the same here)
                 why = "ended the process"
             self.kill()
+            limit = self._limit_hit()
+            why = f"was stopped: {limit}" if limit else why
             if current is None:
                 note = "the notebook could not be run to its end"
-                if not started:  # nothing of the student's ran: the worker's own words
+                if limit:
+                    note += f": it was stopped: {limit}"
+                elif not started:  # nothing of the student's ran: the worker's own words
                     self.stderr.seek(0)
                     last = _printable(self.stderr.read(4000).decode(errors="replace"))
                     note += f" ({last[-200:]})" if last else ""
@@ -458,6 +502,7 @@ class Submission:
     def reset(self):
         """A new question: its own budget, no mirrors, nothing lost or refused yet."""
         self.mirrors, self.graph = {}, {}
+        self.callbacks, self.callback_calls = {}, 0
         self.budget = codec.Budget(QUESTION_BYTES)
         self.gone, self.refused, self.raised = None, False, None
         if self.process is not None:
@@ -492,7 +537,12 @@ class Submission:
                 header[key] = encoder.encode(fields[key])
         header["mirrors"] = encoder.finish()
         timeout = min(self.cell_timeout, max(0.0, self.deadline - time.monotonic()))
-        reply, reply_blobs = self._exchange(header, blobs, timeout)
+        count = getattr(_LOCAL, "cpu", None)
+        if count is None:
+            reply, reply_blobs = self._exchange(header, blobs, timeout)
+        else:
+            header["threads"] = 1
+            reply, reply_blobs = self._counted(count, header, blobs, timeout)
         try:
             value, failure = self._read_reply(reply, reply_blobs)
         except Exception:  # noqa: BLE001 (out of the format, or more than a question holds)
@@ -504,20 +554,53 @@ class Submission:
             raise failure
         return value
 
+    def _counted(self, count, header, blobs, timeout):
+        """``_exchange``, with what it cost the submission added to ``count`` (a
+        ``CpuCount``): its sandbox's CPU time, read from its control group before and after;
+        the request's wall-clock time where the machine does not count it."""
+        before, start = sandbox.cpu_used(self.slot), time.perf_counter()
+        reply = self._exchange(header, blobs, timeout)
+        after, wall = sandbox.cpu_used(self.slot), time.perf_counter() - start
+        if before is None or after is None:
+            count.seconds, count.how = count.seconds + wall, "wall-clock time"
+        else:
+            count.seconds += max(0.0, after - before)
+        return reply
+
     def _exchange(self, header, blobs, timeout):
         deadline = time.monotonic() + timeout
         try:
             self._send(header, blobs, deadline)
-            return self._receive(deadline - time.monotonic())
+            while True:  # the answer may call the test's stand-ins before it replies
+                reply = self._receive(deadline - time.monotonic())
+                if "callback" not in reply[0]:
+                    return reply
+                self._call_back(reply[0], deadline)
         except TimeoutError:
             self.kill()
             raise self._lost(f"took longer than {timeout:.0f} s") from None
         except SubmissionGone as error:
             self.kill()
-            raise self._lost(str(error)) from None
+            raise self._lost(self._stopped() or str(error)) from None
         except (OSError, ValueError):
             self.kill()
-            raise self._lost("its process ended") from None
+            raise self._lost(self._stopped() or "its process ended") from None
+
+    def _call_back(self, header, deadline):
+        """The answer called one of the test's stand-ins (``{"callback": id}``): call it
+        here, with no arguments, and send back what it returned when that is a number (else
+        None). An id that is not one of this question's stand-ins, or more than
+        ``MAX_CALLBACKS`` calls in a question, break the protocol."""
+        ident = header.get("callback")
+        if set(header) != {"callback"} or type(ident) is not int or ident not in self.callbacks:
+            raise SubmissionGone("it sent something that is not in the grader's format")
+        self.callback_calls += 1
+        if self.callback_calls > MAX_CALLBACKS:
+            raise SubmissionGone(f"it called the test's stand-ins more than {MAX_CALLBACKS} "
+                                 "times")
+        value = self.callbacks[ident]()
+        plain = type(value) in (int, float) and value == value and abs(value) != float("inf")
+        self._send({"returned": value if plain else None}, [], deadline)
 
     def _read_reply(self, reply, blobs):
         """(value, None), or (None, the exception the answer raised or the ForbiddenCall it
@@ -657,6 +740,10 @@ class _Encoder:
             return codec.Ref("h", value._id)
         if id(value) in self.ids:
             return codec.Ref("m", self.ids[id(value)])
+        if callable_stand_in(value):  # it stays here; the answer may only call it
+            ident = len(self.submission.callbacks) + 1
+            self.submission.callbacks[ident] = value
+            return codec.Ref("c", ident)
         if isinstance(value, torch.Tensor):
             if id(value) in self.submission.graph:
                 return codec.Ref("h", self.submission.graph[id(value)][1])

@@ -127,6 +127,7 @@ class _Cgroups:
         self.bases = bases  # {controller: our group's folder}; one folder for v2
         self.made = set()
         self.cpu_start = {}  # slot -> its CPU seconds when it was last prepared (v2)
+        self.oom_start = {}  # slot -> its count of OOM kills when it was last prepared
 
     @property
     def name(self):
@@ -182,6 +183,8 @@ class _Cgroups:
         self.cpu_start[slot] = 0.0
         if self.version == 2:
             self.cpu_start[slot] = self.cpu_seconds(slot) or 0.0
+        self.oom_start[slot] = 0
+        self.oom_start[slot] = self.oom_kills(slot) or 0
         return [str(Path(folder) / "cgroup.procs") for folder in self.folders(slot)]
 
     def pids(self, slot):
@@ -207,6 +210,21 @@ class _Cgroups:
                 with contextlib.suppress(OSError):
                     os.kill(pid, signal.SIGKILL)
             time.sleep(0.02)
+
+    def oom_kills(self, slot):
+        """How many processes the kernel ended in the slot's group for going over its memory
+        limit since it was last prepared (the "oom_kill" count of memory.events in v2, of
+        memory.oom_control in v1), or None where the kernel does not say."""
+        if self.version == 2:
+            path = Path(self.folders(slot)[0]) / "memory.events"
+        else:
+            path = self.bases["memory"] / str(slot) / "memory.oom_control"
+        with contextlib.suppress(OSError, ValueError), open(path) as file:
+            for line in file:
+                name, _, value = line.partition(" ")
+                if name == "oom_kill":
+                    return int(value) - self.oom_start.get(slot, 0)
+        return None
 
     def memory_peak(self, slot):
         """The most memory the slot's group held since it was last prepared (bytes)."""
@@ -531,6 +549,15 @@ def _watch_cpu():
                 groups.empty(slot, wait=1.0)
 
 
+def cpu_used(slot):
+    """CPU seconds the slot's processes used in all since its last start, as the kernel
+    counts them for its control group; None where no group counts CPU time here."""
+    groups, _ = cgroups()
+    if groups is None or not groups.counts_cpu or slot not in _SLOTS:
+        return None
+    return groups.cpu_seconds(slot)
+
+
 def cpu_exceeded(slot):
     """True when the slot's last start was ended for using more than its CPU time."""
     state = _SLOTS.get(slot)
@@ -542,6 +569,22 @@ def memory_peak(slot):
     group)."""
     groups, _ = cgroups()
     return None if groups is None else groups.memory_peak(slot)
+
+
+def limit_hit(slot, limits_):
+    """The limit that ended the slot's last start, in the grader's words ("used more than
+    its 60 s of CPU time", "went over its 6144 MiB memory limit"), or None when none did,
+    or where that cannot be told (no control group: each process is bounded on its own,
+    and the kernel's kill says nothing of why). Ask before the slot's next start."""
+    groups, _ = cgroups()
+    if groups is None or limits_ is None or slot not in _SLOTS:  # no sandbox started there
+        return None
+    used = groups.cpu_seconds(slot) if groups.counts_cpu else None
+    if cpu_exceeded(slot) or (used is not None and used >= limits_.cpu_seconds - 0.05):
+        return f"used more than its {limits_.cpu_seconds:g} s of CPU time"
+    if groups.oom_kills(slot):
+        return f"went over its {limits_.memory_gb * 1024:g} MiB memory limit"
+    return None
 
 
 # ------------------------------------------------------------------------ mounts
