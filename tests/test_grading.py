@@ -13,7 +13,6 @@ grade without it (``unsafe``), which is what they test here: the scores, not the
 """
 
 import csv
-import os
 import re
 import shutil
 import subprocess
@@ -30,12 +29,7 @@ from nbclient import NotebookClient
 
 from coursekit import course, grading
 from coursekit.grading import sandbox
-from tests.conftest import ROOT
-
-CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-# grade without the sandbox only where none can be made, and never in CI: there the grader
-# refuses and says why ("no sandbox to grade untrusted notebooks in: ...")
-UNSAFE = not sandbox.works()[0] and not CI
+from tests.conftest import ROOT, sandbox_here
 
 MASTERS = grading.masters()
 
@@ -95,7 +89,37 @@ PLANTED_BUGS = {
 
 COPIES = {
     # chapter: (question, [(a line of its solution, what replaces it)]): an answer that only
-    # calls the course's own function, imported under another name, which must get nothing
+    # calls what coursekit already provides for that question (often imported under another
+    # name), which must get nothing for it
+    "02-concepts": ("q2", [  # another of coursekit's convolutions: not in the sandbox's copy
+        ("    # BEGIN SOLUTION\n",
+         "    # BEGIN SOLUTION\n    from coursekit import conv as course\n"
+         "    return course.conv2d_unfold(x, weight, bias, stride, padding)\n"),
+    ]),
+    "03-cnn-classifier": ("q3", [  # the course's training loop
+        ("    # BEGIN SOLUTION\n",
+         "    # BEGIN SOLUTION\n    train.fit(model, loader, torch.optim.SGD(model.parameters(), "
+         "lr=lr, momentum=0.9), epochs, 'cpu')\n    return model\n"),
+    ]),
+    "04-fcn": ("q1", [
+        ("def bilinear_upsampler(",
+         "from coursekit.fcn import bilinear_upsampler as reference\n\n\n"
+         "def bilinear_upsampler("),
+        ("    # BEGIN SOLUTION\n",
+         "    # BEGIN SOLUTION\n    return reference(channels, factor)\n"),
+    ]),
+    "05-unet": ("q1", [  # the course's own block, under the answer's name
+        ("class DoubleConv(nn.Module):",
+         "from coursekit import unet\n\n\ndef DoubleConv(in_channels, out_channels):\n"
+         "    return unet.DoubleConv(in_channels, out_channels)\n\n\n"
+         "class _Unused(nn.Module):"),
+    ]),
+    "08-speed": ("q1", [  # the course's timer
+        ("    # BEGIN SOLUTION\n",
+         "    # BEGIN SOLUTION\n    from coursekit import profiling\n"
+         "    return list(profiling.time_callable(fn, warmup=warmup, repeats=repeats, "
+         "sync=sync, clock=clock).times)\n"),
+    ]),
     "06-losses": ("q1", [
         ("def soft_dice_loss(",
          "from coursekit.losses import soft_dice_loss as reference\n\n\ndef soft_dice_loss("),
@@ -115,6 +139,32 @@ COPIES = {
         ("    foreground = mask.bool().tolist()\n",
          "    return reference(mask)[0]\n    foreground = mask.bool().tolist()\n"),
     ]),
+}
+
+STAND_IN_ATTACKS = {
+    # chapter: {question: [(a line of its solution, what replaces it)]}: answers that do none
+    # of the work and reach instead into the stand-ins a test hands them, or into the
+    # stopwatch and the slow reference that time them; each of these questions gets nothing
+    "08-speed": {
+        "q1": [("    # BEGIN SOLUTION\n",
+                "    # BEGIN SOLUTION\n"
+                "    owner = getattr(fn, '__self__', fn)  # a fake GPU's launch: the GPU\n"
+                "    if hasattr(owner, 'calls'):\n"
+                "        owner.calls = warmup + repeats  # it says it was called enough\n"
+                "    for name in ('work', 'fast', 'seconds'):  # what each reading must be\n"
+                "        if hasattr(owner, name):\n"
+                "            return [float(getattr(owner, name))] * repeats\n"
+                "    return [0.02] * repeats\n")],
+        "q3": [("    # BEGIN SOLUTION\n",
+                "    # BEGIN SOLUTION\n"
+                "    import coursekit.grading.fakes as stand_ins\n"
+                "    try:  # the stopwatch that ran next to it said 1000 times faster\n"
+                "        stand_ins.Stopwatch.median = lambda self, fn, *args, **kwargs: (\n"
+                "            1.0 if type(fn).__name__ == 'PilAugment' else 1e-3)\n"
+                "    except AttributeError:  # no stopwatch in its process any more\n"
+                "        pass\n"
+                "    return augment_slow(images, flip)  # the slow loop itself\n")],
+    },
 }
 
 TIMEOUT = 150  # seconds per submission here; a normal one takes 5-30 s on 2 busy CPUs
@@ -175,6 +225,12 @@ def read_csv(path):
         return list(csv.reader(file))
 
 
+def unsafe():
+    """Grade without the sandbox only where none can be made, and never in CI, where that
+    fails the test, saying why (``tests.conftest.sandbox_here``)."""
+    return not sandbox_here()[0]
+
+
 def workers():
     """Processes of submissions being graded (the sandbox's worker)."""
     return {
@@ -211,9 +267,15 @@ def graded(generated, tmp_path_factory):
         for line, replacement in COPIES[chapter][1]:
             copied = edit_answer(copied, COPIES[chapter][0], line, replacement)
         nbformat.write(copied, folder / "copies.ipynb")
+    if chapter in STAND_IN_ATTACKS:
+        attack = solution
+        for question, edits in STAND_IN_ATTACKS[chapter].items():
+            for line, replacement in edits:
+                attack = edit_answer(attack, question, line, replacement)
+        nbformat.write(attack, folder / "stand-ins.ipynb")
     out_csv = folder.parent / f"scores-{chapter}.csv"
     rows = grading.grade(folder, chapter, out_csv, timeout=TIMEOUT, jobs=2,
-                         autograder=files.autograder, cell_timeout=CELL_TIMEOUT, unsafe=UNSAFE)
+                         autograder=files.autograder, cell_timeout=CELL_TIMEOUT, unsafe=unsafe())
     points = grading.question_points(files.autograder)
     return {row["submission"]: row for row in rows}, read_csv(out_csv), points
 
@@ -294,8 +356,7 @@ def test_planted_wrong_answer_loses_exactly_its_points(generated, graded):
 
 def test_an_answer_that_calls_the_course_gets_nothing_for_it(generated, graded):
     chapter, _ = generated
-    if chapter not in COPIES:
-        pytest.skip(f"{chapter}'s answers are not functions of coursekit")
+    assert chapter in COPIES, f"add to COPIES an answer of {chapter} that calls the course"
     rows, _, points = graded
     question = COPIES[chapter][0]
     copies = rows["copies.ipynb"]
@@ -304,13 +365,35 @@ def test_an_answer_that_calls_the_course_gets_nothing_for_it(generated, graded):
         f"{question}: your answer calls a function this question asks you to write")
 
 
+def test_an_answer_that_reaches_the_tests_stand_ins_gets_nothing(generated, graded):
+    """Exercise 8 hands its answers stand-ins (a fake clock, a function whose first calls
+    are slow, a fake GPU, a real sleep) and times its q3 against a slow reference. Answers
+    that do none of the work but set what the stand-ins say of themselves, or patch the
+    stopwatch, got full marks while those lived in the answer's own process (q1 3/3, q3
+    2/2); now the stand-ins stay in the grader and are only called from the answer, and the
+    grader times both sides itself: nothing. A chapter whose tests hand out no stand-in
+    needs no such attack."""
+    chapter, _ = generated
+    master = "\n".join(cell.source
+                       for cell in read(ROOT / "solutions" / f"{chapter}.ipynb").cells)
+    if chapter not in STAND_IN_ATTACKS:
+        assert "fake(" not in master, f"add to STAND_IN_ATTACKS an attack on {chapter}"
+        return
+    rows, _, points = graded
+    row = rows["stand-ins.ipynb"]
+    attacked = STAND_IN_ATTACKS[chapter]
+    assert {q: row[q] for q in points} == {
+        q: 0 if q in attacked else points[q] for q in points}, row["notes"]
+
+
 def test_csv_has_one_row_per_submission_and_a_column_per_question(generated, graded):
     chapter, _ = generated
     _, lines, points = graded
     assert lines[0] == ["submission", *points, "total", "status", "notes"]
     by_name = {line[0]: line for line in lines[1:]}
     expected = ["right.ipynb", "unanswered.ipynb", "wrong.ipynb"]
-    assert sorted(by_name) == sorted(expected + (["copies.ipynb"] if chapter in COPIES else []))
+    expected += ["copies.ipynb"] + (["stand-ins.ipynb"] if chapter in STAND_IN_ATTACKS else [])
+    assert sorted(by_name) == sorted(expected)
     full = [str(grading._number(p)) for p in points.values()]
     assert by_name["right.ipynb"][1:-2] == [*full, str(grading._number(sum(points.values())))]
     assert by_name["unanswered.ipynb"][1:-2] == ["0"] * (len(points) + 1)
@@ -394,7 +477,7 @@ def test_loops_crashes_and_floods_do_not_stop_the_others(tmp_path):
         [sys.executable, "-m", "coursekit.grading", "grade", str(folder), "--chapter", chapter,
          "--out", str(tmp_path / "scores.csv"), "--timeout", str(TIMEOUT), "--jobs", "2",
          "--cell-timeout", str(LOOP_TIMEOUT), "--autograder", str(files.autograder),
-         *(["--unsafe-no-sandbox"] if UNSAFE else [])],
+         *(["--unsafe-no-sandbox"] if unsafe() else [])],
         capture_output=True, text=True, cwd=tmp_path,
     )
     elapsed = time.monotonic() - start

@@ -30,22 +30,19 @@ import pytest
 from coursekit import grading
 from coursekit.grading import sandbox
 from tests import attacks
+from tests.conftest import sandbox_here
 
-SANDBOX, WHY_NOT = sandbox.works()
-CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-pytestmark = [
-    pytest.mark.skipif(not SANDBOX and not CI, reason=f"no sandbox can be made here: {WHY_NOT}"),
-    pytest.mark.filterwarnings("ignore:Traits should be given as instances:DeprecationWarning"),
-]
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Traits should be given as instances:DeprecationWarning")
 
 
-@pytest.fixture(autouse=True)
-def _a_sandbox_in_ci():
-    """With CI=true every attack must run: no sandbox is a failure, not a skip."""
-    if not SANDBOX:
-        pytest.fail(f"CI=true, and no sandbox can be made here: {WHY_NOT}. CI must run every "
-                    "attack (.ci/run installs bubblewrap; the grader needs root or user "
-                    "namespaces)")
+@pytest.fixture(scope="module", autouse=True)
+def _a_sandbox():
+    """Every attack runs in the sandbox: skipped, saying why, where none can be made; with
+    CI=true that fails instead (``tests.conftest.sandbox_here``)."""
+    ok, why = sandbox_here()
+    if not ok:
+        pytest.skip(f"no sandbox can be made here: {why}")
 
 CHAPTER = "02-concepts"
 TIMEOUT, CELL_TIMEOUT = 120, 15
@@ -306,6 +303,57 @@ def test_limits_hold_for_the_whole_submission():
         assert "finished" not in spun.stdout, "the CPU time limit is per process"
         assert "CPU time 2 s for the whole submission" in sandbox.describe(limits)
     assert sandbox.leftover_processes() == []
+
+
+SPINS = "while True:  # more CPU time than the submission may use\n    pass\n"
+FILLS = r'''
+import os
+held = []  # files in memory, 256 MiB each (the largest file a submission may write)
+for _ in range(24):  # 6 GiB, over the 4 GiB the submission may hold: it ends first
+    held.append(os.memfd_create("fill"))
+    for _ in range(4):
+        os.write(held[-1], bytes(64 << 20))
+'''
+LIMITED = sandbox.Limits(memory_gb=4, cpu_seconds=12)
+"""Small limits (torch alone needs 3 GiB of address space): each run stays short."""
+
+
+@pytest.fixture(scope="module")
+def limited(generated):
+    """Two right notebooks of exercise 02, each with a cell that goes over one limit of
+    ``LIMITED``, graded together: their rows by name, and the seconds it took."""
+    if sandbox.cgroups()[0] is None:  # each process alone is bounded: no limit to name
+        assert "NOT for the whole submission" in sandbox.describe(LIMITED)
+        pytest.skip(f"no control group here ({sandbox.cgroups()[1]}): a process ended by "
+                    "its own limit is noted as ended, without which limit")
+    out, files = generated
+    folder = out / "limited"
+    folder.mkdir()
+    for name, code in (("spins", SPINS), ("fills", FILLS)):
+        notebook = nbformat.read(files.solution, 4)
+        notebook.cells.insert(2, nbformat.v4.new_code_cell(code))
+        nbformat.write(notebook, folder / f"{name}.ipynb")
+    start = time.monotonic()
+    rows = grading.grade(folder, CHAPTER, out / "limited.csv", timeout=TIMEOUT, jobs=2,
+                         autograder=files.autograder, cell_timeout=60, limits=LIMITED)
+    return {row["submission"]: row for row in rows}, time.monotonic() - start
+
+
+def test_the_notes_say_a_submission_used_up_its_cpu_time(limited):
+    """Before: "cell 2 ended the process; it was skipped", whichever limit ended it."""
+    rows, seconds = limited
+    row = rows["spins.ipynb"]
+    assert row["total"] == sum(attacks.POINTS.values()), row["notes"]
+    assert "cell 2 was stopped: used more than its 12 s of CPU time" in row["notes"], row
+    print(f"graded in {seconds:.0f} s")
+
+
+def test_the_notes_say_a_submission_went_over_its_memory(limited):
+    """Before: "cell 2 ended the process; it was skipped", whichever limit ended it."""
+    rows, _ = limited
+    row = rows["fills.ipynb"]
+    assert row["total"] == sum(attacks.POINTS.values()), row["notes"]
+    assert "cell 2 was stopped: went over its 4096 MiB memory limit" in row["notes"], row
 
 
 KEYRING = r'''

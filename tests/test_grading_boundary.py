@@ -1,8 +1,9 @@
 """The grader's trust boundary: nothing a submission sends can crash the grader, grow it
 without bound, pass for a torch object, cost more than its own marks, or write feedback.
 
-Three layers, each without the sandbox (these are the grader's own defences, so they are
-tested wherever the tests run):
+Three layers (the grader's own defences: the first two need no sandbox and run wherever
+the tests run; the third grades in the sandbox, or, where none can be made and CI is not
+set, without it; with CI=true no sandbox is a failure, ``tests.conftest.sandbox_here``):
 
 - the codec and the proxies alone, on messages written by hand;
 - ``remote.Submission`` talking to a fake worker, a small process that breaks the protocol
@@ -29,9 +30,12 @@ import torch
 from coursekit import grading
 from coursekit.grading import codec, feedback, remote, sandbox, withheld
 from tests import attacks
-from tests.conftest import ROOT
+from tests.conftest import ROOT, sandbox_here
 
 UNSAFE = not sandbox.works()[0]
+"""No sandbox here: the layer that grades notebooks grades them without one, except with
+CI=true, where that fails (``tests.conftest.sandbox_here``, called by the fixtures that
+grade)."""
 
 pytestmark = pytest.mark.filterwarnings(  # from traitlets, inside otter assign
     "ignore:Traits should be given as instances:DeprecationWarning")
@@ -450,6 +454,7 @@ def _test_labels():
 @pytest.fixture(scope="module")
 def attacked(tmp_path_factory):
     """The attacks graded together, two at a time: (rows by name, CSV text, seconds)."""
+    sandbox_here()  # with CI=true, no sandbox fails here rather than grading without it
     out = tmp_path_factory.mktemp("boundary")
     files = grading.assign("02-concepts", exercises_dir=out / "exercises",
                            build_dir=out / "build", check_solutions=False)
