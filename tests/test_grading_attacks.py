@@ -348,6 +348,19 @@ def test_the_notes_say_a_submission_used_up_its_cpu_time(limited):
     print(f"graded in {seconds:.0f} s")
 
 
+def test_only_the_kernels_sigxcpu_names_the_cpu_limit():
+    """A process ended by its own CPU-time limit gets SIGXCPU (the soft limit; SIGKILL 2 s
+    later at the hard one): its exit status alone names the limit, with or without control
+    groups. Before, the name came only from the group's count, which read 10.75 s for a
+    process the kernel had ended at its 12 s, and the note said "ended the process"."""
+    import signal
+
+    assert sandbox.cpu_signalled(128 + signal.SIGXCPU)      # through bwrap
+    assert sandbox.cpu_signalled(-signal.SIGXCPU)           # run directly
+    for other in (None, 0, 1, 137, -9, 128 + signal.SIGSEGV):
+        assert not sandbox.cpu_signalled(other), other
+
+
 def test_the_notes_say_a_submission_went_over_its_memory(limited):
     """Before: "cell 2 ended the process; it was skipped", whichever limit ended it."""
     rows, _ = limited

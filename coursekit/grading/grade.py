@@ -232,7 +232,9 @@ class Grader:
             return
         with remote.testing(submission, question):
             test_file.run(env)
-        outcome["scores"][question] = test_file.score
+        # a question's points are split evenly over its checks: 3 x (1/3) sums to
+        # 0.9999999999999999 in floats, which must read as the 1 it is
+        outcome["scores"][question] = round(float(test_file.score), 9)
         failed = [case for case in test_file.test_case_results if not case.passed]
         if failed:
             outcome["failures"][question] = self._failure_note(question, failed[0],

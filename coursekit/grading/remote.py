@@ -304,6 +304,7 @@ class Submission:
         self.skip, self.cell_errors, self.notes = set(), {}, []
         self.said = {}  # cell -> what its error said, in the submission's words (cell log)
         self.process = None
+        self.returncode = None  # the exit status of the last process, once it ended
         self._stop = threading.Event()
         self.generation = 0
         self.starts = 0
@@ -375,6 +376,7 @@ class Submission:
     def kill(self):
         self._stop.set()
         if self.process is not None:
+            self.returncode = self.process.poll()  # None: it was still running
             with contextlib.suppress(OSError):
                 self.process.kill()
             with contextlib.suppress(Exception):
@@ -389,7 +391,7 @@ class Submission:
 
     def _limit_hit(self):
         """The sandbox's limit that ended the process (``sandbox.limit_hit``), or None."""
-        return sandbox.limit_hit(self.slot, self.limits)
+        return sandbox.limit_hit(self.slot, self.limits, self.returncode)
 
     def _stopped(self):
         """"stopped: " and the limit that ended the process, or None."""

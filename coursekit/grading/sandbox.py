@@ -571,17 +571,32 @@ def memory_peak(slot):
     return None if groups is None else groups.memory_peak(slot)
 
 
-def limit_hit(slot, limits_):
+def cpu_signalled(returncode) -> bool:
+    """True when a process's exit status says the kernel's SIGXCPU ended it: it reached
+    its own CPU-time limit (RLIMIT_CPU). bwrap exits with 128 + the signal of the process
+    it ran; a process run directly has -signal."""
+    return returncode in (128 + signal.SIGXCPU, -signal.SIGXCPU)
+
+
+def limit_hit(slot, limits_, returncode=None):
     """The limit that ended the slot's last start, in the grader's words ("used more than
     its 60 s of CPU time", "went over its 6144 MiB memory limit"), or None when none did,
     or where that cannot be told (no control group: each process is bounded on its own,
-    and the kernel's kill says nothing of why). Ask before the slot's next start."""
+    and the kernel's kill for memory says nothing of why). returncode: the exit status of the
+    sandbox's process, if it ended by itself (SIGXCPU names the CPU limit of one process,
+    which the whole submission's count may not have reached yet). Ask before the slot's
+    next start."""
+    if limits_ is None or slot not in _SLOTS:  # no sandbox started there
+        return None
+    cpu = f"used more than its {limits_.cpu_seconds:g} s of CPU time"
+    if cpu_signalled(returncode):
+        return cpu
     groups, _ = cgroups()
-    if groups is None or limits_ is None or slot not in _SLOTS:  # no sandbox started there
+    if groups is None:
         return None
     used = groups.cpu_seconds(slot) if groups.counts_cpu else None
     if cpu_exceeded(slot) or (used is not None and used >= limits_.cpu_seconds - 0.05):
-        return f"used more than its {limits_.cpu_seconds:g} s of CPU time"
+        return cpu
     if groups.oom_kills(slot):
         return f"went over its {limits_.memory_gb * 1024:g} MiB memory limit"
     return None
@@ -870,8 +885,10 @@ def limits(limits_, slot):
                 os.close(fd)
         gib = int(limits_.memory_gb * 2**30)
         for name, value in (("RLIMIT_AS", gib), ("RLIMIT_FSIZE", limits_.file_mb * 2**20),
-                            ("RLIMIT_NOFILE", limits_.open_files), ("RLIMIT_CORE", 0),
-                            ("RLIMIT_CPU", limits_.cpu_seconds)):
+                            ("RLIMIT_NOFILE", limits_.open_files), ("RLIMIT_CORE", 0)):
             resource.setrlimit(getattr(resource, name), (value, value))
+        # at the soft limit the kernel sends SIGXCPU, which ends the process and says why
+        # (its exit status: cpu_signalled); a process that ignores it is killed 2 s later
+        resource.setrlimit(resource.RLIMIT_CPU, (limits_.cpu_seconds, limits_.cpu_seconds + 2))
         resource.setrlimit(resource.RLIMIT_NPROC, (limits_.processes + extra,) * 2)
     return apply
