@@ -9,15 +9,119 @@ the way up: the *skip fusion* that gives them sharper edges.
 
 The backbone here is small (five VGG-like stages of 3x3 convolutions and a pooling) so
 that it trains on a CPU; torchvision's ``fcn_resnet50`` is the big pretrained one.
+
+One deviation from the paper: there the *final* upsampling is fixed to bilinear ("Final
+layer deconvolutional filters are fixed to bilinear interpolation, while intermediate
+upsampling layers are initialized to bilinear upsampling, and then learned", section 4.3);
+here every upsampling, the final one included, starts bilinear and is learned.
+
+The algebra of transposed convolution, for chapter 4: ``transposed_output_size`` (how
+big its output is) and ``conv_matrix`` (the matrix C of a convolution, whose transpose
+C^T is the transposed convolution). ``segment_photo`` runs a pretrained torchvision
+segmentation model on one photo.
 """
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from coursekit._checks import check_choice, check_int, check_optional_int, check_tensor, describe
+from coursekit._checks import (
+    check_choice,
+    check_finite,
+    check_int,
+    check_module,
+    check_optional_int,
+    check_tensor,
+    describe,
+)
 from coursekit.models import download_failure, download_quietly
 
 VARIANTS = ("32s", "16s", "8s")
+
+
+# ---------------------------------------------------------------------------
+# Transposed convolution: its output size and its matrix
+# ---------------------------------------------------------------------------
+
+
+def transposed_output_size(size: int, kernel_size: int, stride: int = 1, padding: int = 0,
+                           output_padding: int = 0, dilation: int = 1) -> int:
+    """The output length of a transposed convolution along one dimension.
+
+    ``(size - 1) * stride - 2 * padding + dilation * (kernel_size - 1) + output_padding + 1``
+
+    Every argument is an int (NumPy ints too), in ``nn.ConvTranspose2d``'s order: size,
+    kernel_size, stride, dilation >= 1; padding, output_padding >= 0, output_padding
+    smaller than stride or dilation (as torch requires); the result must be >= 1. Each
+    input pixel writes a window spanning ``dilation * (kernel_size - 1) + 1`` pixels,
+    ``stride`` apart; ``padding`` crops that many pixels from each side and
+    ``output_padding`` adds that many on one side.
+
+    >>> transposed_output_size(4, 4, stride=2, padding=1)   # FCN's x2 upsampling
+    8
+    >>> transposed_output_size(2, 3)                        # undoes a valid 3x3 conv
+    4
+    """
+    size = check_int(size, "size", low=1)
+    kernel_size = check_int(kernel_size, "kernel_size", low=1)
+    stride = check_int(stride, "stride", low=1)
+    padding = check_int(padding, "padding", low=0)
+    output_padding = check_int(output_padding, "output_padding", low=0)
+    dilation = check_int(dilation, "dilation", low=1)
+    if output_padding >= max(stride, dilation):
+        raise ValueError(f"output_padding: expected less than stride ({stride}) or dilation "
+                         f"({dilation}), got {output_padding}")
+    out = (size - 1) * stride - 2 * padding + dilation * (kernel_size - 1) + output_padding + 1
+    if out < 1:
+        raise ValueError(f"padding: {padding} on each side crops the whole output "
+                         f"(it would have {out} pixels)")
+    return out
+
+
+MAX_MATRIX_INPUTS = 4096
+"""``conv_matrix`` builds one column per input value: it is for small examples."""
+
+
+def conv_matrix(weight, input_size, stride: int = 1, padding: int = 0) -> torch.Tensor:
+    """The matrix C of a convolution: ``C @ x.flatten() == F.conv2d(x, weight, stride=stride,
+    padding=padding).flatten()`` for one image x.
+
+    weight: (C_out, C_in, k, k) float; input_size: (H, W), ints >= 1 (or one int for a
+    square input); stride >= 1, padding >= 0. Returns (C_out * H_out * W_out,
+    C_in * H * W), in weight's dtype and on its device. Column j is the convolution of
+    the j-th unit image (a single 1, at the j-th position of x.flatten()); at most
+    ``MAX_MATRIX_INPUTS`` input values.
+
+    ``C.T`` maps an output-sized map back to the input's size: it is the transposed
+    convolution ``F.conv_transpose2d(y, weight, stride=stride, padding=padding,
+    output_padding=...)``, and also the gradient of the convolution with respect to x.
+    """
+    check_tensor(weight, "weight", ndim=4, dims="(C_out, C_in, k, k)", kind="float")
+    check_finite(weight, "weight")
+    if min(weight.shape) < 1:
+        raise ValueError(f"weight: expected at least 1 output channel, 1 input channel and a "
+                         f"1x1 kernel, got {describe(weight)}")
+    if isinstance(input_size, list | tuple):
+        if len(input_size) != 2:
+            raise ValueError(f"input_size: expected (H, W), got {describe(input_size)}")
+        height = check_int(input_size[0], "input_size[0]", low=1)
+        width = check_int(input_size[1], "input_size[1]", low=1)
+    else:
+        height = width = check_int(input_size, "input_size", low=1)
+    stride = check_int(stride, "stride", low=1)
+    padding = check_int(padding, "padding", low=0)
+    k_h, k_w = weight.shape[-2:]
+    if k_h > height + 2 * padding or k_w > width + 2 * padding:
+        raise ValueError(f"weight: a {k_h}x{k_w} kernel is larger than the padded input "
+                         f"{height + 2 * padding}x{width + 2 * padding}")
+    n = weight.shape[1] * height * width
+    if n > MAX_MATRIX_INPUTS:
+        raise ValueError(f"input_size: C_in * H * W = {n} input values, more than the "
+                         f"{MAX_MATRIX_INPUTS} a matrix built column by column is meant for")
+    units = torch.eye(n, dtype=weight.dtype, device=weight.device)
+    units = units.reshape(n, weight.shape[1], height, width)   # the n unit images
+    columns = F.conv2d(units, weight, stride=stride, padding=padding)  # (n, C_out, h, w)
+    return columns.reshape(n, -1).T.contiguous()
 
 
 def bilinear_kernel(factor: int) -> torch.Tensor:
@@ -172,3 +276,44 @@ def pretrained_fcn_resnet50(num_classes: int | None = None):
         model.classifier[4] = nn.Conv2d(512, num_classes, 1)
         model.aux_classifier = None
     return model
+
+
+def segment_photo(model, photo, preprocess) -> torch.Tensor:
+    """One class per pixel of ``photo``, by a torchvision segmentation model.
+
+    model: a torchvision segmentation model (``fcn_resnet50``, ...), returning
+    ``{"out": (1, K, h, w)}`` for a batch (1, 3, h, w); photo: a PIL image, or a (3, H, W)
+    tensor (uint8, or float in [0, 1]); preprocess: the weights' own transforms,
+    ``weights.transforms()`` (resize, scale to [0, 1], normalise as in training). Returns
+    (H, W) int64 on the CPU, the photo's own size: the class of the highest score, the
+    scores resized bilinearly from the model's input size to the photo's. The model is
+    put in eval mode and run without gradients, on the device of its parameters.
+    """
+    check_module(model, "model")
+    if not callable(preprocess):
+        raise TypeError(f"preprocess: expected the weights' transforms (weights.transforms()),"
+                        f" got {describe(preprocess)}")
+    if isinstance(photo, torch.Tensor):
+        check_tensor(photo, "photo", ndim=3, dims="(3, H, W)")
+        if photo.shape[0] != 3 or min(photo.shape[1:]) < 1:
+            raise ValueError(f"photo: expected an RGB image (3, H, W), got {describe(photo)}")
+        if photo.is_floating_point():
+            check_finite(photo, "photo")
+        elif photo.dtype != torch.uint8:
+            raise TypeError(f"photo: expected uint8 or float values, got {describe(photo)}")
+        size = tuple(photo.shape[1:])
+    elif hasattr(photo, "size") and hasattr(photo, "convert"):       # a PIL image
+        photo = photo.convert("RGB")
+        size = (photo.size[1], photo.size[0])                        # PIL says (W, H)
+    else:
+        raise TypeError(f"photo: expected a PIL image or a tensor (3, H, W), "
+                        f"got {describe(photo)}")
+    parameter = next(model.parameters(), None)
+    device = parameter.device if parameter is not None else torch.device("cpu")
+    batch = preprocess(photo)[None].to(device)                       # (1, 3, h, w)
+    model.eval()
+    with torch.no_grad():
+        scores = model(batch)["out"]                                 # (1, K, h, w)
+        scores = F.interpolate(scores.float(), size=size, mode="bilinear",
+                               align_corners=False)
+    return scores.argmax(dim=1)[0].cpu()

@@ -692,6 +692,77 @@ add = cases_for("fcn.pretrained_fcn_resnet50")   # must refuse before any downlo
 for label, bad in bad_ints(1):
     add(f"num_classes={label}", bad, expect=error("num_classes"))
 
+add = cases_for("fcn.transposed_output_size")
+for name, low in [("size", 1), ("kernel_size", 1), ("stride", 1), ("dilation", 1)]:
+    for label, bad in bad_ints(low):
+        add(f"{name}={label}", **{"size": 4, "kernel_size": 3, name: bad}, expect=error(name))
+for name in ("padding", "output_padding"):
+    add(f"{name}=-1", 4, 3, **{name: -1}, expect=error(name))
+add("output_padding 2 with stride 2", 4, 3, stride=2, output_padding=2,
+    expect=error("output_padding"))
+add("padding 2 crops a 1-pixel output away", 1, 1, padding=2, expect=error("padding"))
+add("FCN's x2 upsampling: 4 -> 8", 4, 4, 2, 1, expect=equals(8))
+add("NumPy ints", np.int64(4), np.int64(4), np.int64(2), np.int64(1), expect=equals(8))
+add("every argument, against torch", 5, 3, 2, 1, 1, 2, expect=equals(nn.ConvTranspose2d(
+    1, 1, 3, stride=2, padding=1, output_padding=1, dilation=2)(
+        torch.zeros(1, 1, 5, 5)).shape[-1]))
+
+add = cases_for("fcn.conv_matrix")
+w_cm, x_cm = randn(1, 1, 3, 3), randn(1, 1, 4, 4)
+for label, bad in [("a list", w_cm.tolist()), ("3-D", w_cm[0]), ("int64", w_cm.long()),
+                   ("NaN", w_cm.masked_fill(w_cm > 0, float("nan"))),
+                   ("a 5x5 kernel on 4x4", randn(1, 1, 5, 5))]:
+    add(f"weight {label}", bad, (4, 4), expect=error("weight"))
+for label, bad in [("(4,)", (4,)), ("0", 0), ("True", True), ("(4, 4.0)", (4, 4.0)),
+                   ("100x100, too big", (100, 100))]:
+    add(f"input_size {label}", w_cm, bad, expect=error("input_size", "input_size[1]"))
+add("stride=0", w_cm, 4, stride=0, expect=error("stride"))
+add("padding=-1", w_cm, 4, padding=-1, expect=error("padding"))
+add("C @ x is F.conv2d", w_cm, (4, 4), expect=equals(
+    F.conv2d(x_cm, w_cm).flatten(), post=lambda C: C @ x_cm.flatten()))
+add("stride 2, padding 1: C @ x is F.conv2d", w_cm, 4, 2, 1, expect=equals(
+    F.conv2d(x_cm, w_cm, stride=2, padding=1).flatten(), post=lambda C: C @ x_cm.flatten()))
+add("two channels in, three out", randn(3, 2, 2, 2), (3, 3), expect=equals(
+    (12, 18), post=lambda C: tuple(C.shape)))
+add("non-contiguous weight, NumPy ints", strided(w_cm.repeat(1, 1, 1, 1)),
+    (np.int64(4), np.int64(4)), expect=equals(same_call(w_cm, (4, 4))))
+
+
+class TinySegmenter(nn.Module):
+    """A stand-in for a torchvision segmentation model: {"out": (N, 4, H, W)}."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        with torch.no_grad():
+            self.conv.weight.copy_(torch.randn(4, 3, 3, 3, generator=torch.Generator()
+                                               .manual_seed(0)))
+
+    def forward(self, x):
+        return {"out": self.conv(x)}
+
+
+def small_preset():
+    from torchvision.transforms._presets import SemanticSegmentation
+
+    return SemanticSegmentation(resize_size=12)
+
+
+photo = rand(3, 9, 7)
+add = cases_for("fcn.segment_photo")
+add("model None", None, photo, Fresh(small_preset), expect=error("model"))
+add("preprocess None", Fresh(TinySegmenter), photo, None, expect=error("preprocess"))
+for label, bad in [("a list", photo.tolist()), ("1 channel", photo[:1]),
+                   ("4-D", photo[None]), ("int32", (photo * 255).int()),
+                   ("NaN", photo.masked_fill(photo > 0.5, float("nan")))]:
+    add(f"photo {label}", Fresh(TinySegmenter), bad, Fresh(small_preset),
+        expect=error("photo"))
+add("uint8 photo, the photo's own size", Fresh(TinySegmenter),
+    (photo * 255).round().to(torch.uint8), Fresh(small_preset),
+    expect=equals((9, 7), post=lambda labels: tuple(labels.shape)))
+add("the photo's own size", Fresh(TinySegmenter), photo, Fresh(small_preset),
+    expect=equals((9, 7), post=lambda labels: tuple(labels.shape)))
+
 # ============================================================= joint_transforms
 
 img, msk = rand(1, 6, 6), randint(3, 6, 6)
@@ -3745,6 +3816,21 @@ add("uint8 masks", fig_images[0], t0.to(torch.uint8), {"net": p0.to(torch.uint8)
     expect=equals(same_call(fig_images[0], t0, {"net": p0}, names3), post=titles))
 add("uint8 image, as 0..255", fig8[0], t0, {"net": p0}, names3,
     expect=equals(same_call(fig8[0].float() / 255, t0, {"net": p0}, names3), post=shown))
+
+add = cases_for("viz.show_photo_segmentation")
+labels44 = torch.tensor([[0, 0, 0, 0], [0, 0, 0, 0], [2, 2, 2, 1], [2, 2, 2, 1]])
+add("labels float", fig_images[0], labels44.float(), names3, expect=error("labels"))
+add("labels (4, 3) for a 4x4 photo", fig_images[0], labels44[:, :3], names3,
+    expect=error("labels"))
+add("label 3 with 3 names", fig_images[0], labels44 + 1, names3, expect=error("labels"))
+add("class_names None", fig_images[0], labels44, None, expect=error("class_names"))
+add("photo a str", "photo.jpg", labels44, names3, expect=error("photo"))
+add("the legend names the classes found, largest first", fig_images[0], labels44,
+    ("__background__", "a", "b"), expect=equals(
+        ["background 50.0% (not coloured)", "b 37.5%", "a 12.5%"],
+        post=lambda fig: [t.get_text() for t in fig.legends[0].get_texts()]))
+add("uint8 labels", fig_images[0], labels44.to(torch.uint8), names3,
+    expect=equals(same_call(fig_images[0], labels44, names3), post=shown))
 
 add = cases_for("viz.show_history")
 for label, bad in [("[]", []), ("None", None), ("rows without epoch", [{"loss": 1.0}]),

@@ -184,3 +184,104 @@ def test_unet_blocks_say_which_input_is_wrong():
     with pytest.raises(TypeError, match=r"in_channels: expected an int >= 1, got 2.0"):
         unet.DoubleConv(2.0, 4)
     assert unet.check_input(torch.zeros(1, 1, 5, 7), 0) is None    # depth 0: any size
+
+
+# ---------------------------------------------------------------- transposed convolution
+
+
+def test_transposed_output_size_is_torchs_on_a_grid():
+    """The formula against nn.ConvTranspose2d, on every setting torch accepts in a grid."""
+    import itertools
+
+    checked = 0
+    for n, k, s, p, extra, d in itertools.product(range(1, 5), range(1, 5), range(1, 4),
+                                                  range(3), range(3), range(1, 3)):
+        if extra >= max(s, d) or (n - 1) * s - 2 * p + d * (k - 1) + extra < 0:
+            with pytest.raises(ValueError):
+                fcn.transposed_output_size(n, k, s, p, extra, d)
+            continue
+        layer = torch.nn.ConvTranspose2d(1, 1, k, stride=s, padding=p, output_padding=extra,
+                                         dilation=d)
+        assert (layer(torch.zeros(1, 1, n, n)).shape[-1]
+                == fcn.transposed_output_size(n, k, s, p, extra, d)), (n, k, s, p, extra, d)
+        checked += 1
+    assert checked > 300
+
+
+@pytest.mark.parametrize("stride, padding", [(1, 0), (1, 1), (2, 0), (2, 1), (3, 1)])
+def test_conv_matrix_is_conv2d_and_its_transpose_is_conv_transpose2d(stride, padding):
+    g = torch.Generator().manual_seed(stride * 10 + padding)
+    weight = torch.randn(3, 2, 3, 3, generator=g)
+    x = torch.randn(1, 2, 5, 6, generator=g)
+    C = fcn.conv_matrix(weight, (5, 6), stride=stride, padding=padding)
+    y = F.conv2d(x, weight, stride=stride, padding=padding)
+    assert C.shape == (y.numel(), x.numel())
+    assert torch.allclose(C @ x.flatten(), y.flatten(), atol=1e-5)
+    # C^T is conv_transpose2d with the same weight, output_padding making up the rows and
+    # columns the stride dropped; and it is the gradient of the convolution w.r.t. x
+    upstream = torch.randn(y.shape, generator=g)
+    plain = F.conv_transpose2d(upstream, weight, stride=stride, padding=padding)
+    extra = (5 - plain.shape[-2], 6 - plain.shape[-1])
+    transposed = F.conv_transpose2d(upstream, weight, stride=stride, padding=padding,
+                                    output_padding=extra)
+    assert torch.allclose(C.T @ upstream.flatten(), transposed.flatten(), atol=1e-5)
+    x.requires_grad_(True)
+    (grad,) = torch.autograd.grad(F.conv2d(x, weight, stride=stride, padding=padding), x,
+                                  upstream)
+    assert torch.allclose(C.T @ upstream.flatten(), grad.flatten(), atol=1e-5)
+
+
+def test_conv_matrix_refuses_large_inputs():
+    with pytest.raises(ValueError, match="input_size"):
+        fcn.conv_matrix(torch.zeros(1, 1, 3, 3), (65, 64))
+
+
+# ---------------------------------------------------------------- a pretrained model on a photo
+
+
+def test_segment_photo_against_the_steps_by_hand():
+    """segment_photo = the weights' preprocessing, the model, bilinear resizing to the
+    photo's size and argmax, written out here with torchvision's functions, for a PIL
+    photo and for a uint8 tensor (resized by different code, so compared separately)."""
+    from PIL import Image
+    from torchvision.transforms import functional as TF
+    from torchvision.transforms._presets import SemanticSegmentation
+
+    class Tiny(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 5, 3, padding=1)
+
+        def forward(self, x):
+            return {"out": self.conv(x)}
+
+    torch.manual_seed(0)
+    model = Tiny()
+    pixels = (torch.rand(3, 21, 30) * 255).round().to(torch.uint8)
+    preset = SemanticSegmentation(resize_size=16)
+    photo = Image.fromarray(pixels.permute(1, 2, 0).numpy())
+    got = fcn.segment_photo(model, photo, preset)
+    x = TF.pil_to_tensor(TF.resize(photo, [16])).float() / 255
+    x = TF.normalize(x, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+    with torch.no_grad():
+        scores = model.conv(x[None])
+    expected = F.interpolate(scores, size=(21, 30), mode="bilinear").argmax(1)[0]
+    assert got.dtype == torch.int64 and got.shape == (21, 30)
+    assert torch.equal(got, expected)
+    assert not model.training
+    x = TF.resize(pixels, [16], antialias=True).float() / 255     # the same, as a tensor
+    x = TF.normalize(x, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+    with torch.no_grad():
+        scores = model.conv(x[None])
+    expected = F.interpolate(scores, size=(21, 30), mode="bilinear").argmax(1)[0]
+    assert torch.equal(fcn.segment_photo(model, pixels, preset), expected)
+
+
+def test_segment_photo_with_torchvisions_fcn_untrained():
+    """The architecture the chapter downloads weights for, with random weights (offline)."""
+    from torchvision.models.segmentation import FCN_ResNet50_Weights, fcn_resnet50
+
+    model = fcn_resnet50(weights=None, weights_backbone=None, num_classes=21)
+    weights = FCN_ResNet50_Weights.DEFAULT
+    labels = fcn.segment_photo(model, torch.rand(3, 40, 50), weights.transforms())
+    assert labels.shape == (40, 50) and 0 <= labels.min() and labels.max() < 21

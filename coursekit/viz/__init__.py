@@ -25,6 +25,7 @@ from coursekit.viz.segmentation import (
     class_colours,
     mask_overlay,
     show_class_errors,
+    show_photo_segmentation,
     show_predictions,
     show_segmentation,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "show_history",
     "show_images",
     "show_misclassified",
+    "show_photo_segmentation",
     "show_predictions",
     "show_receptive_field",
     "show_segmentation",

@@ -307,3 +307,55 @@ def show_predictions(image, truth, predictions: dict, class_names, title=None, f
         fig.suptitle(title, fontsize=10)
     _legend(fig, names)
     return fig
+
+
+def show_photo_segmentation(photo, labels, class_names, title=None, panel=3.2):
+    """A photo and the classes predicted for its pixels, side by side. Returns the Figure.
+
+    photo: a PIL image, (3, H, W) tensor or (H, W, 3) array; labels: (H, W) class indices
+    (any integer dtype) into class_names (at least 2 names; class 0, the background, is
+    not coloured), e.g. the 21 Pascal VOC categories. Only the classes found are
+    coloured and named in the legend, each with its share of the pixels; the palette has
+    colours for nine, so beyond nine the smallest share one colour as "other classes".
+    """
+    names = _class_names(class_names)
+    check_number(panel, "panel", low=0, low_open=True)
+    picture = _as_picture(photo, "photo")
+    labels = _as_mask(labels, "labels", len(names))
+    if labels.shape != picture.shape[:2]:
+        raise ValueError(f"labels: expected the photo's size {picture.shape[:2]}, "
+                         f"got {labels.shape}")
+    counts = np.bincount(labels.ravel(), minlength=len(names))
+    found = [c for c in np.argsort(-counts, kind="stable") if c > 0 and counts[c] > 0]
+    coloured, rest = found[:9], found[9:]
+    compact = np.zeros_like(labels)
+    legend = [f"{names[0].strip('_')} {counts[0] / labels.size:.1%}"]   # '__background__'
+    for k, c in enumerate(coloured, start=1):
+        compact[labels == c] = k
+        legend.append(f"{names[c].strip('_')} {counts[c] / labels.size:.1%}")
+    if rest:
+        compact[np.isin(labels, rest)] = len(coloured) + 1
+        legend.append(f"other classes {counts[rest].sum() / labels.size:.1%}")
+    aspect = picture.shape[1] / picture.shape[0]
+    fig = plt.figure(figsize=(2 * panel * aspect, panel + 0.9), layout="constrained")
+    axes = fig.subplots(1, 2)
+    panels = [(picture, "photo"),
+              (mask_overlay(picture.transpose(2, 0, 1) if picture.ndim == 3 else picture,
+                            compact, len(legend), alpha=0.8), "predicted classes")]
+    for ax, (image, label) in zip(axes, panels, strict=True):
+        vmin, vmax = _gray_limits(image) if image.ndim == 2 else (None, None)
+        ax.imshow(image, cmap="gray", vmin=vmin, vmax=vmax, interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(label, fontsize=10)
+    if title is not None:
+        fig.suptitle(title, fontsize=10)
+    from matplotlib.patches import Patch
+
+    colours = class_colours(len(legend))
+    handles = [Patch(facecolor="white", edgecolor="0.3", label=legend[0] + " (not coloured)")]
+    handles += [Patch(facecolor=colours[k], edgecolor="0.3", label=label)
+                for k, label in enumerate(legend) if k > 0]
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 4),
+               fontsize=9, frameon=False)
+    return fig
