@@ -51,6 +51,10 @@ NOT_MEASURED = {
         "800 MB": "the size of torchvision's Oxford-IIIT Pet download, not measured here",
         "0.2": "a bound on the differences between rows of the recipe table, read from it",
     },
+    "07-evaluation": {
+        "90%": "what a calibrated probability promises ('does 90% mean 90%?'), not a result",
+        "5%": "the share of boundary pixels HD95 leaves out, by its definition",
+    },
     "09b-instances-and-next": {
         "2,913": "Pascal VOC 2012's images with masks, as published",
         "118,000": "COCO 2017's training images (about), as published",
