@@ -24,3 +24,10 @@ def test_rounds_down(conv_output_size):
     from coursekit.grading import expect_result
     expect_result(conv_output_size, 'conv_output_size', dict(size=7, kernel_size=2, stride=2), 3, hint='(7 - 2) / 2 + 1 = 3.5: round down to a whole number, e.g. with //')
 
+@test_case(points=None, hidden=False)
+def test_dilation(conv_output_size):
+    """28 pixels and a 3x3 kernel with dilation=2: 24, and 28 with padding=2"""
+    from coursekit.grading import expect_result
+    expect_result(conv_output_size, 'conv_output_size', dict(size=28, kernel_size=3, dilation=2), 24, hint='with dilation=2 a 3x3 kernel spans 2 * (3 - 1) + 1 = 5 pixels, so it fits 28 - 5 + 1 = 24 times')
+    expect_result(conv_output_size, 'conv_output_size', dict(size=28, kernel_size=3, padding=2, dilation=2), 28, hint='the kernel spans dilation * (kernel_size - 1) + 1 pixels; padding adds 2 * padding')
+
