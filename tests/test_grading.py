@@ -652,3 +652,13 @@ def test_computed_by_hand_catches_compiled_functions_by_their_module():
     with worker._watching(("math/",), seen):
         math.floor(2.5)
     assert seen == ["floor from math"]
+
+
+def test_points_split_over_checks_add_up_to_the_question():
+    """otter gives each of a question's n checks 1/n of its points; summed in floats, six
+    sixths are 0.9999999999999999, and a right answer 'lost' marks (boundary test, 02 q1)."""
+    from coursekit.grading.grade import exact
+
+    assert sum([1 / 6] * 6) != 1 and exact(sum([1 / 6] * 6)) == 1
+    assert exact(sum([2 / 3] * 3)) == 2 and exact(2 / 3) == 0.666666667
+    assert exact(0) == 0 and exact(5) == 5

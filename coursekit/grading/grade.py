@@ -66,11 +66,18 @@ def _load_tests(tests):
     return {name: loaded[name] for name in sorted(loaded, key=_natural_key)}
 
 
+def exact(points) -> float:
+    """A question's points or score as meant: otter splits a question's points evenly over
+    its checks, and 6 x (1/6) sums to 0.9999999999999999 in floats; rounded to 9 decimals
+    it is the 1 it should be (no question has checks worth less than 1e-9)."""
+    return round(float(points), 9)
+
+
 def question_points(autograder) -> dict[str, float]:
     """The questions an autograder zip grades and their points, e.g. {"q1": 1, "q2": 2}."""
     with tempfile.TemporaryDirectory() as tmp:
         tests = _load_tests(_extract_tests(autograder, tmp))
-        return {name: test_file.possible for name, (test_file, _) in tests.items()}
+        return {name: exact(test_file.possible) for name, (test_file, _) in tests.items()}
 
 
 SAME_AS = {
@@ -124,7 +131,7 @@ class Grader:
         os.chmod(self._tmp.name, 0o700)
         try:  # the hidden tests live in memory only: their files go at once
             self.tests = _load_tests(_extract_tests(autograder, self._tmp.name))
-            self.points = {name: test_file.possible
+            self.points = {name: exact(test_file.possible)
                            for name, (test_file, _) in self.tests.items()}
             self.answers = {name: _answer_names(path) for name, (_, path) in self.tests.items()}
             self.sources = {name: feedback.function_sources(path)
@@ -232,9 +239,7 @@ class Grader:
             return
         with remote.testing(submission, question):
             test_file.run(env)
-        # a question's points are split evenly over its checks: 3 x (1/3) sums to
-        # 0.9999999999999999 in floats, which must read as the 1 it is
-        outcome["scores"][question] = round(float(test_file.score), 9)
+        outcome["scores"][question] = exact(test_file.score)
         failed = [case for case in test_file.test_case_results if not case.passed]
         if failed:
             outcome["failures"][question] = self._failure_note(question, failed[0],
