@@ -46,6 +46,7 @@ NOT_MEASURED = {
         "59.4": "FCN-32s's mean IU on Pascal VOC 2011 val in the FCN paper, as published",
         "62.4": "FCN-16s's mean IU in the FCN paper, as published",
         "62.7": "FCN-8s's mean IU in the FCN paper, as published",
+        "0.5": "the ink threshold that labels a digit's pixel (a setting of the scenes)",
     },
     "05-unet": {
         "800 MB": "the size of torchvision's Oxford-IIIT Pet download, not measured here",
@@ -61,6 +62,8 @@ NOT_MEASURED = {
         "5,000": "COCO 2017's validation images and Cityscapes' finely labelled images, "
                  "as published",
         "20,000": "Cityscapes' coarsely labelled images, as published",
+        "0.55": "the second of COCO's ten IoU thresholds 0.50, 0.55, ..., 0.95, by its "
+                "definition",
     },
 }
 
