@@ -17,7 +17,6 @@ def test_example(hd95):
     from coursekit import metrics
     from coursekit.grading import call, _fail, computed_by_hand
     formula = "boundary pixels: object pixels with a background pixel above, below, left or right (outside the image counts as background); for each boundary pixel, the distance to the nearest boundary pixel of the other mask; HD95 = the larger of the two lists' 95th percentiles (torch.quantile(d, 0.95))"
-    edge = "object pixels on the image's edge are boundary pixels: pad the mask with background (0), not with object"
 
     def check(answer, reference, what, hint=''):
         what = f'hd95 on {what}'
