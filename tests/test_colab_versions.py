@@ -175,3 +175,18 @@ def test_every_colab_address_and_install_address_names_the_same_ref():
             found += 1
             assert ref == course.REF, f"{path.relative_to(ROOT)} names {ref}, not {course.REF}"
     assert found >= len(NOTEBOOKS), "expected an install address in every notebook"
+
+
+def test_the_committed_lower_bound_run_tested_todays_bounds_and_passed():
+    """tools/results/lower-bounds.json (tools/lower_bounds.py: the unit tests on the oldest
+    Python and dependency versions pyproject.toml admits) tested today's bounds, and passed."""
+    run = json.loads((RESULTS / "lower-bounds.json").read_text())
+    python, pins = lower_bounds.lower_bounds(PROJECT)
+    assert run["requires_python"] == f">={python}" and run["python"].startswith(python + ".")
+    for pin in pins:
+        name, bound = pin.split("==")
+        assert Version(run["bounds_tested"][name]) == Version(bound), (
+            f"{name}: pyproject's lower bound is {bound}, the last lower-bound run tested "
+            f"{run['bounds_tested'][name]}: run tools/lower_bounds.py --out "
+            "tools/results/lower-bounds.json")
+    assert run["status"] == "passed", run["failures"]
