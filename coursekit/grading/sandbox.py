@@ -594,11 +594,11 @@ def limit_hit(slot, limits_, returncode=None):
     groups, _ = cgroups()
     if groups is None:
         return None
+    if groups.oom_kills(slot):  # the kernel's own record, before the CPU count's guess
+        return f"went over its {limits_.memory_gb * 1024:g} MiB memory limit"
     used = groups.cpu_seconds(slot) if groups.counts_cpu else None
     if cpu_exceeded(slot) or (used is not None and used >= limits_.cpu_seconds - 0.05):
         return cpu
-    if groups.oom_kills(slot):
-        return f"went over its {limits_.memory_gb * 1024:g} MiB memory limit"
     return None
 
 
