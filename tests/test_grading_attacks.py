@@ -314,8 +314,12 @@ for _ in range(24):  # 6 GiB, over the 4 GiB the submission may hold: it ends fi
     for _ in range(4):
         os.write(held[-1], bytes(64 << 20))
 '''
-LIMITED = sandbox.Limits(memory_gb=4, cpu_seconds=12)
-"""Small limits (torch alone needs 3 GiB of address space): each run stays short."""
+LIMITED = sandbox.Limits(memory_gb=4, cpu_seconds=30)
+"""Small limits (torch alone needs 3 GiB of address space): each run stays short. The CPU
+time leaves room to fill the memory: on a virtual machine that hands freed memory back to
+its host (this one's Firecracker kernel), each GiB first touched costs 3 s of system time,
+so FILLS used 12 s of CPU before it reached 4 GiB and was noted for its CPU time (CI, at
+3779752)."""
 
 
 @pytest.fixture(scope="module")
@@ -344,7 +348,7 @@ def test_the_notes_say_a_submission_used_up_its_cpu_time(limited):
     rows, seconds = limited
     row = rows["spins.ipynb"]
     assert row["total"] == sum(attacks.POINTS.values()), row["notes"]
-    assert "cell 2 was stopped: used more than its 12 s of CPU time" in row["notes"], row
+    assert "cell 2 was stopped: used more than its 30 s of CPU time" in row["notes"], row
     print(f"graded in {seconds:.0f} s")
 
 
