@@ -10,7 +10,10 @@ over the 8 flips and quarter turns of each slice (test-time augmentation). Print
 table and writes every figure, with the device and the settings, to
 benchmarks/results/segmentation-<device>.json. ``--only isbi`` (or ``scenes``) reruns
 one task and updates its part of that file; each task records the run (device, date) it
-comes from. ``--quick`` is a smoke test with tiny settings.
+comes from. ``--only isbi-seeds`` trains the ISBI U-Net unchanged, with elastic warps and
+with the U-Net paper's weight map, from seeds 0, 1 and 2 each (``--seeds`` to change),
+and scores every run by pixel accuracy, membrane F1, V_Rand and V_Info, with one view
+and with eight. ``--quick`` is a smoke test with tiny settings.
 """
 
 import argparse
@@ -122,16 +125,24 @@ def scene_generation(count):
 
 
 def slice_figures(model, images, labels, device, symmetric):
-    """Figures over whole held-out slices: tiled, and averaged over 8 views if asked."""
+    """Figures over whole held-out slices: tiled, and averaged over 8 views if asked.
+    Besides the pixel figures: membrane F1 (the Dice of the membrane class, one
+    confusion matrix over the slices) and the ISBI challenge's cell scores V_Rand and
+    V_Info (``metrics.isbi_scores``: mean over slices)."""
     cm = torch.zeros(2, 2, dtype=torch.int64)
+    predicted = []
     for image, label in zip(images, labels, strict=True):
         if symmetric:
             scores = membranes.predict_symmetric(model, image, tile=256, overlap=64,
                                                  device=device)
         else:
             scores = membranes.predict_tiled(model, image, tile=256, overlap=64, device=device)
-        cm += metrics.confusion_matrix(scores.argmax(1)[0], label, 2)
-    return figures(cm, membranes.CLASS_NAMES)
+        predicted.append(scores.argmax(1)[0].cpu())
+        cm += metrics.confusion_matrix(predicted[-1], label, 2)
+    result = figures(cm, membranes.CLASS_NAMES)
+    cells = metrics.isbi_scores(torch.stack(predicted), labels)
+    return {**result, "membrane_f1": result["dice"]["membrane"],
+            "v_rand": round(cells["v_rand"], 4), "v_info": round(cells["v_info"], 4)}
 
 
 def weight_map_loss(logits, target, pixel_weight):
@@ -143,18 +154,19 @@ def weight_map_loss(logits, target, pixel_weight):
 
 def train_on_membranes(model, images, labels, device, epochs, crop=128,
                        crops_per_epoch=400, batch_size=16, elastic_sigma=0.0,
-                       loss_fn=losses.cross_entropy_dice, weight_map=False):
+                       loss_fn=losses.cross_entropy_dice, weight_map=False, seed=0):
     """Train on random crops of the training slices; returns the seconds spent.
     weight_map: crops carry the U-Net paper's weight map of their slice
     (``membranes.weight_map``, w0 10, sigma 5, balanced w_c: made before the clock
-    starts) and ``weight_map_loss`` replaces ``loss_fn``."""
+    starts) and ``weight_map_loss`` replaces ``loss_fn``. seed: the crops' seed (the
+    caller seeds the weights and the shuffling with ``setup.seed_everything``)."""
     with torch.no_grad():
         last_layer(model).bias.copy_(losses.class_prior_bias(labels, 2))
     model.to(device)
     pixel_weights = membranes.weight_map(labels) if weight_map else None
     loss_fn = weight_map_loss if weight_map else loss_fn
     crop_set = membranes.MembraneCrops(images, labels, size=crop,
-                                       crops_per_epoch=crops_per_epoch, seed=0,
+                                       crops_per_epoch=crops_per_epoch, seed=seed,
                                        elastic_sigma=elastic_sigma,
                                        pixel_weights=pixel_weights)
     loader = DataLoader(crop_set, batch_size=batch_size, shuffle=True)
@@ -169,7 +181,9 @@ def isbi_row(model, seconds, epochs, val_images, val_labels, device):
            "eight_views": slice_figures(model, val_images, val_labels, device, True)}
     for views, figures_ in (("1 view", row), ("8 views", row["eight_views"])):
         print(f"  {views}: pixel accuracy {figures_['pixel_accuracy']:.4f}, "
-              f"Dice (cell interior) {figures_['dice']['cell interior']:.4f}", flush=True)
+              f"Dice (cell interior) {figures_['dice']['cell interior']:.4f}, "
+              f"membrane F1 {figures_['membrane_f1']:.4f}, V_Rand {figures_['v_rand']:.4f}, "
+              f"V_Info {figures_['v_info']:.4f}", flush=True)
     print(f"  {epochs} epochs in {seconds:.0f} s", flush=True)
     return row
 
@@ -235,6 +249,69 @@ def isbi_recipes(epochs, crops, device, quick=False):
             "recipes": rows}
 
 
+SEEDED_ARMS = {
+    "unchanged": {},
+    "elastic warps, sigma 10 px": {"elastic_sigma": 10.0},
+    "U-Net weight map (w0 10, sigma 5 px)": {"weight_map": True},
+}
+SEEDS = (0, 1, 2)
+SCORES = ("pixel_accuracy", "membrane_f1", "v_rand", "v_info")
+
+
+def spread(values):
+    """Mean, min and max of a list of figures, rounded to 4 digits."""
+    return {"mean": round(sum(values) / len(values), 4), "min": min(values),
+            "max": max(values)}
+
+
+def isbi_seeds(epochs, crops, device, seeds, quick=False):
+    """The unchanged recipe against the U-Net paper's two tools, elastic warps and the
+    weight map, one change at a time, each trained from every seed in ``seeds`` (the
+    seed sets the weights, the shuffling and the crops). Each run is scored on the
+    held-out slices with one view and with eight, by pixel accuracy, membrane F1, V_Rand
+    and V_Info; each arm gets the mean, min and max over its seeds."""
+    train_images, train_labels = membranes.load("train")
+    val_images, val_labels = held_out_slices(quick)
+    arms = {}
+    for name, change in SEEDED_ARMS.items():
+        runs = {}
+        for seed in seeds:
+            print(f"ISBI 2012 seeded, U-Net, {name}, seed {seed}:", flush=True)
+            setup.seed_everything(seed)
+            model = UNet(1, 2, depth=4, width=8)
+            seconds = train_on_membranes(model, train_images, train_labels, device, epochs,
+                                         crops_per_epoch=crops, seed=seed, **change)
+            one = slice_figures(model, val_images, val_labels, device, False)
+            eight = slice_figures(model, val_images, val_labels, device, True)
+            runs[str(seed)] = {"training_seconds": round(seconds, 1),
+                               "one_view": {k: one[k] for k in SCORES},
+                               "eight_views": {k: eight[k] for k in SCORES}}
+            for views in ("one_view", "eight_views"):
+                print(f"  {views}: " + ", ".join(f"{k} {runs[str(seed)][views][k]:.4f}"
+                                                 for k in SCORES), flush=True)
+            print(f"  {epochs} epochs in {seconds:.0f} s", flush=True)
+        arms[name] = {"seeds": runs, **{
+            views: {k: spread([run[views][k] for run in runs.values()]) for k in SCORES}
+            for views in ("one_view", "eight_views")},
+            "training_seconds": spread([run["training_seconds"] for run in runs.values()])}
+    return {"data": ISBI_DATA, "baseline": "U-Net depth 4, width 8, 128x128 crops, "
+            f"{crops} per epoch, batch 16, cross-entropy + soft Dice, {epochs} epochs",
+            "seeds": list(seeds), "scores": "pixel accuracy and membrane F1 (Dice of the "
+            "membrane class) from one confusion matrix over the slices; V_Rand and V_Info "
+            "(metrics.isbi_scores) the mean over slices; higher is better for all four",
+            "arms": arms}
+
+
+def print_seeded(seeded):
+    print(f"\nISBI 2012 U-Net, seeds {seeded['seeds']}: mean [min, max]")
+    for views in ("one_view", "eight_views"):
+        print(f"{views:40s}" + "".join(f"{k:>22s}" for k in SCORES))
+        for name, arm in seeded["arms"].items():
+            print(f"{name:40s}" + "".join(
+                f"{arm[views][k]['mean']:8.4f} [{arm[views][k]['min']:.3f}, "
+                f"{arm[views][k]['max']:.3f}]" for k in SCORES))
+
+
 def print_tables(report):
     print(f"\n{'':28s}{'mIoU':>7s}{'px acc':>8s}{'8 views':>8s}{'Dice':>7s}{'params':>10s}"
           f"{'train s':>9s}{'ms/img':>8s}")
@@ -256,6 +333,8 @@ def print_tables(report):
             print(f"{name:40s}{row['pixel_accuracy']:8.4f}"
                   f"{row['eight_views']['pixel_accuracy']:8.4f}"
                   f"{row['dice']['cell interior']:12.4f}{row['training_seconds']:9.0f}")
+    if "isbi2012_seeds" in report:
+        print_seeded(report["isbi2012_seeds"])
 
 
 def main(argv=None):
@@ -266,7 +345,10 @@ def main(argv=None):
                         help=f"epochs per model on ISBI (default {ISBI_EPOCHS})")
     parser.add_argument("--quick", action="store_true", help="tiny settings: a smoke test")
     parser.add_argument("--out", type=Path, default=None, help="the JSON file to write")
-    parser.add_argument("--only", choices=["scenes", "isbi", "isbi-recipes", "generation"],
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS),
+                        help="seeds of the seeded comparison (default 0 1 2; --quick: 0 1)")
+    parser.add_argument("--only", choices=["scenes", "isbi", "isbi-recipes", "isbi-seeds",
+                                           "generation"],
                         default=None,
                         help="run one task and update its part of an existing JSON file")
     args = parser.parse_args(argv)
@@ -295,6 +377,10 @@ def main(argv=None):
         report["isbi2012_recipes"] = {**isbi_recipes(1 if quick else args.isbi_epochs,
                                                      32 if quick else 400, device, quick),
                                       "run": run}
+    if args.only in (None, "isbi-seeds"):
+        report["isbi2012_seeds"] = {**isbi_seeds(
+            1 if quick else args.isbi_epochs, 16 if quick else 400, device,
+            [0, 1] if quick else args.seeds, quick), "run": run}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1) + "\n")
     if args.only == "generation":

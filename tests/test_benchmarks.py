@@ -37,8 +37,27 @@ def test_segmentation_benchmark_quick_writes_every_figure(tmp_path, capsys):
     assert "U-Net weight map (w0 10, sigma 5 px)" in recipes
     assert recipes["width 16 (4x the parameters)"]["parameters"] > 3 * unet["parameters"]
     assert report["scene_generation"]["scenes_per_second"] > 0
+    for figures_ in (unet, unet["eight_views"]):
+        assert figures_["membrane_f1"] == unet_membrane_dice(figures_)
+        assert 0 <= figures_["v_rand"] <= 1 and 0 <= figures_["v_info"] <= 1
+    seeded = report["isbi2012_seeds"]
+    assert seeded["seeds"] == [0, 1] and len(seeded["arms"]) == 3
+    for arm in seeded["arms"].values():
+        assert set(arm["seeds"]) == {"0", "1"}
+        for views in ("one_view", "eight_views"):
+            for score in ("pixel_accuracy", "membrane_f1", "v_rand", "v_info"):
+                values = [run[views][score] for run in arm["seeds"].values()]
+                assert arm[views][score]["min"] == min(values)
+                assert arm[views][score]["max"] == max(values)
+                assert arm[views][score]["mean"] == pytest.approx(sum(values) / 2,
+                                                                  abs=1e-4)
     printed = capsys.readouterr().out
     assert "isbi2012 U-Net" in printed and str(out) in printed
+    assert "ISBI 2012 U-Net, seeds [0, 1]" in printed
+
+
+def unet_membrane_dice(figures_):
+    return figures_["dice"]["membrane"]
 
 
 def test_speed_benchmark_quick_writes_every_figure(tmp_path, capsys):

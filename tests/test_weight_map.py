@@ -77,6 +77,39 @@ def test_batch_is_each_map_on_its_own():
         np.testing.assert_allclose(got[i].numpy(), want, rtol=1e-6, atol=1e-6)
 
 
+def test_by_hand_three_cells_in_a_row():
+    """The paper's formula worked out by hand on one row, 1 = cell, 0 = membrane:
+    [1 0 0 1 0 1 1]: cells A = {0}, B = {3}, C = {5, 6}. Pixel 1: A at 1, B at 2, C at 4,
+    so d1 + d2 = 1 + 2 = 3; pixel 2: A 2, B 1, C 3: 3 again; pixel 4: B 1, C 1: 2 (the
+    second-nearest is the second-nearest *cell*, not pixel). Balanced w_c: n = 7 pixels,
+    3 membrane and 4 cell, k = 2 classes: 7 / 6 and 7 / 8."""
+    label = torch.tensor([[1, 0, 0, 1, 0, 1, 1]])
+    membrane, cell = 7 / 6, 7 / 8
+    three, two = 10 * np.exp(-9 / 50), 10 * np.exp(-4 / 50)
+    want = [cell, membrane + three, membrane + three, cell, membrane + two, cell, cell]
+    got = membranes.weight_map(label, w0=10.0, sigma=5.0)
+    np.testing.assert_allclose(got.numpy(), [want], rtol=1e-6)
+
+
+def test_by_hand_diagonal_distances():
+    """Two one-pixel cells at opposite corners of a 3x3 map: distances are Euclidean
+    between pixel centres. Centre: sqrt 2 to each, d1 + d2 = 2 sqrt 2; (0, 1): 1 and
+    sqrt 5; (0, 2): 2 and 2. w_c: 9 / (2 * 7) for the 7 membrane pixels, 9 / 4 for the
+    2 cell pixels; w0 = 2, sigma = 3 (2 sigma^2 = 18)."""
+    label = torch.tensor([[1, 0, 0], [0, 0, 0], [0, 0, 1]])
+    got = membranes.weight_map(label, w0=2.0, sigma=3.0).numpy()
+
+    def border(total):
+        return 9 / 14 + 2 * np.exp(-total ** 2 / 18)
+
+    assert got[0, 0] == pytest.approx(9 / 4) and got[2, 2] == pytest.approx(9 / 4)
+    assert got[1, 1] == pytest.approx(border(2 * np.sqrt(2)), rel=1e-6)
+    for y, x in ((0, 1), (1, 0), (1, 2), (2, 1)):
+        assert got[y, x] == pytest.approx(border(1 + np.sqrt(5)), rel=1e-6)
+    for y, x in ((0, 2), (2, 0)):
+        assert got[y, x] == pytest.approx(border(4.0), rel=1e-6)
+
+
 @pytest.mark.parametrize("gap", [1, 2, 3, 5, 8])
 def test_a_straight_gap_between_two_cells(gap):
     """Two cells (touching the image's borders) side by side with a gap of ``gap``
