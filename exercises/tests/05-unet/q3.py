@@ -24,7 +24,6 @@ def test_by_hand(border_weight):
 @test_case(points=None, hidden=False)
 def test_w0_and_sigma(border_weight):
     """w0 and sigma are used: w0 where d1 + d2 = 0; sigma 2 on a 2x2 map"""
-    import math
     import torch
     from coursekit.grading import expect_result
     zeros = torch.zeros(2, 3)
