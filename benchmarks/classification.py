@@ -82,6 +82,7 @@ def classic_mnist(device, epochs, target, n=None):
     train_set.transform = test_set.transform = transform
     if n is not None:
         train_set = torch.utils.data.Subset(train_set, range(n))
+        test_set = torch.utils.data.Subset(test_set, range(n))
     cuda = {"num_workers": 1, "pin_memory": True} if device.type == "cuda" else {}
     train_loader = DataLoader(train_set, batch_size=64, shuffle=True, **cuda)
     test_loader = DataLoader(test_set, batch_size=1000, **cuda)
@@ -335,7 +336,8 @@ def main(argv=None):
                         help="the JSON file to write (default: "
                              "benchmarks/results/classification-<device>.json)")
     parser.add_argument("--quick", action="store_true",
-                        help="a smoke test: 2,000 images, 1 epoch each, nothing written")
+                        help="a smoke test: 2,000 training and 2,000 test images, 1 epoch "
+                             "each, nothing written")
     args = parser.parse_args(argv)
     n = 2_000 if args.quick else None
     if args.quick:
@@ -358,7 +360,7 @@ def main(argv=None):
         runs[run["data set"]] = run
     if args.only in (None, "mnist") and not args.loaders_only:
         x, y = data.as_tensors(data.mnist(True), limit=n)
-        xt, yt = data.as_tensors(data.mnist(False))
+        xt, yt = data.as_tensors(data.mnist(False), limit=n)
         run, stats = fast_recipe("MNIST, chapter 3 recipe", x, y, xt, yt, models.MnistCNN,
                                  args.mnist_epochs, 0.1, 0.1, {"crop_padding": 2}, 0.99,
                                  device, "official")
@@ -372,7 +374,7 @@ def main(argv=None):
         epochs = args.cifar_epochs
         train_set = data.cifar10(True)
         x, y = data.as_tensors(train_set, limit=n)
-        xt, yt = data.as_tensors(data.cifar10(False))
+        xt, yt = data.as_tensors(data.cifar10(False), limit=n)
         augment = {"crop_padding": 4, "flip": True}
         make = lambda: models.ResNet9(width=width)  # noqa: E731
         recipe = ("CIFAR-10, chapter 3 recipe", x, y, xt, yt, make, epochs, 0.4, 0.2,

@@ -82,7 +82,7 @@ def test_speed_benchmark_quick_writes_every_figure(tmp_path, capsys):
 
 def test_classification_benchmark_quick_runs_all_three_recipes(capsys):
     """--quick: the classic example, chapter 3's MNIST and CIFAR-10 recipes, one epoch each
-    on 2,000 images, and the loader comparison; nothing is written."""
+    on 2,000 images, tested on 2,000, and the loader comparison; nothing is written."""
     before = (ROOT / "benchmarks" / "results" / "classification-cpu.json").read_bytes()
     assert load("classification").main(["--quick"]) == 0
     printed = capsys.readouterr().out
