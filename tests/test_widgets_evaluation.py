@@ -237,12 +237,17 @@ def test_loss_explorer_updates_when_controls_change():
 
 
 def test_loss_explorer_replay():
+    """The first sweep keeps the explorer's own p_background (before: always 0.1, so
+    chapter 6's replay showed another setting than its code cell asked for)."""
     figures_before = plt.get_fignums()
-    bundle = LossExplorer(object_pixels=2, total_pixels=20)._repr_mimebundle_()
+    bundle = LossExplorer(object_pixels=2, total_pixels=20,
+                          p_background=0.01)._repr_mimebundle_()
     assert plt.get_fignums() == figures_before
     assert WIDGET_VIEW in bundle and bundle["text/plain"].startswith("VBox(")
     html = bundle["text/html"]
     assert _frame_counts(html) == [9, 5]  # p_object sweeps, then p_background
+    assert "the background stays right (p_background 0.01)" in html
+    assert "p_background 0.1)" not in html
     assert _first_frame(html).mode == "P"
     _check_offline(html)
 

@@ -279,17 +279,20 @@ class LossExplorer(ReplayWidget):
         plt.close(fig)
 
     def replay(self) -> str:
-        """The HTML replay: p_object sweeps from 0.05 to 0.95 with p_background 0.1; then
-        p_background sweeps with p_object 0.9 (with the current number of object pixels)."""
-        n, total = self.object_pixels, self.total_pixels
+        """The HTML replay: p_object sweeps from 0.05 to 0.95 with the current p_background;
+        then p_background sweeps with p_object 0.9 (with the current number of object
+        pixels)."""
+        n, total, background = self.object_pixels, self.total_pixels, self.p_background
         objects = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95)
         backgrounds = (0.02, 0.1, 0.3, 0.5, 0.7)
         fig = plt.figure(figsize=(11, 4.6), layout="constrained")
-        first = replay_html(fig, lambda i: draw_losses(objects[i], 0.1, n, total, fig=fig),
+        first = replay_html(fig, lambda i: draw_losses(objects[i], background, n, total,
+                                                       fig=fig),
                             len(objects), caption=LIVE_NOTE + "p_object, p_background and the "
                             "number of object pixels. Here p_object rises from 0.05 to 0.95 while "
-                            "the background stays right (p_background 0.1). Watch the blue bars: "
-                            "as the object gets right, BCE's pull on it shrinks and focal's all "
+                            f"the background stays right (p_background {background:g}). Watch the "
+                            "blue bars: as the object gets right, BCE's pull on it shrinks and "
+                            "focal's all "
                             "but vanishes (focal looks away from pixels already right), while the "
                             "overlap losses (Dice, Jaccard, Tversky) pull hardest half-way.",
                             colours=256)
