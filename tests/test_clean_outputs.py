@@ -28,6 +28,10 @@ NOTEBOOKS = (CHAPTERS + sorted((ROOT / "exercises").glob("*.ipynb"))
 (exercises and their masters open in Colab or Jupyter, whose code column is wider)."""
 
 NOT_YET = {
+    "book/03-cnn-classifier.ipynb": "issue 22: the 2026-12-03 re-run printed three output "
+                                    "lines of 91-105 characters (batch norm's output spread, "
+                                    "the with/without-skips rows); the prints are to be split "
+                                    "and the chapter re-run",
 }
 """Chapters whose lines are known to overflow the column, each with the reason. The test
 fails (strict xfail) once one of them fits, so that it leaves this list."""
