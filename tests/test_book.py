@@ -4,6 +4,7 @@ import re
 import shutil
 import subprocess
 import sys
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -51,3 +52,41 @@ def test_widgets_leave_a_moving_replay_in_the_page(site):
     html = (site / "02-concepts.html").read_text()
     assert "animation" in html.lower() and "<input" in html, (
         "chapter 2's widgets should leave a precomputed slider in the page")
+
+
+def page_text_outside_math(html: str) -> str:
+    """The visible text of a page's article, without code, scripts and typeset math."""
+    article = re.search(r"<main.*?</main>", html, flags=re.S)
+    html = article.group(0) if article else html
+    html = re.sub(r"<(script|style|pre)\b.*?</\1>", "", html, flags=re.S)
+    html = re.sub(r'<(span|div) class="math[^"]*">.*?</\1>', "", html, flags=re.S)
+    return unescape(re.sub(r"<[^>]+>", " ", html))
+
+
+def prose_in_math(html: str) -> list[str]:
+    """Typeset math that holds a run of four plain words (outside \\text{}): prose that
+    a misplaced $$ turned into math."""
+    spans = re.findall(r'class="math notranslate nohighlight">(.*?)</', html, flags=re.S)
+    words = r"\b[a-z]{3,}\b \b[a-z]{3,}\b \b[a-z]{3,}\b \b[a-z]{3,}\b"
+    return [span[:60] for span in spans
+            if re.search(words, re.sub(r"\\(text|mathrm)\{[^}]*\}", "", span))]
+
+
+def test_math_is_set_as_math(site):
+    for page in chapter_pages(site):
+        html = page.read_text()
+        raw = re.findall(r".{0,30}(?:\\[a-zA-Z]{2,}|\$\$).{0,30}", page_text_outside_math(html))
+        assert not raw, f"{page.name}: LaTeX left outside math: {raw[:3]}"
+        prose = prose_in_math(html)
+        assert not prose, f"{page.name}: prose set as math: {prose[:3]}"
+
+
+def test_the_math_checks_catch_what_a_misplaced_dollar_sign_leaves():
+    good = ('<main><p>mean <span class="math notranslate nohighlight">\\(\\mu_c\\)</span>'
+            '</p><div class="math notranslate nohighlight">\\[y = \\gamma x\\]</div></main>')
+    assert page_text_outside_math(good).split() == ["mean"]
+    assert prose_in_math(good) == []
+    broken = ('<main><p>$ <span class="math notranslate nohighlight">\\(\nstandardises, '
+              'and then scales and shifts\\)</span> \\epsilon keeps it safe</p></main>')
+    assert "\\epsilon" in page_text_outside_math(broken)
+    assert prose_in_math(broken) == ["\\(\nstandardises, and then scales and shifts\\)"]
