@@ -4,44 +4,44 @@
 One module per concern; import the one you need, e.g. ``from coursekit import setup``.
 Which module serves which chapter (the README has the same map):
 
-=====================  ========  =====================================================
-module                 chapters  what it holds
-=====================  ========  =====================================================
-``course``             all       the repository URL, the version and its git ref
-``setup``              all       device, seeds, fast mode, data root, the set-up line
-``data``               1-3, 5, 8 MNIST, Fashion-MNIST, CIFAR-10: found offline or
-                                 downloaded; tensors from data sets
-``conv``               2         convolution, pooling, output sizes, receptive fields
-``widgets``            2, 6-8    the interactive explorers (live, and replays for the
-                                 book)
-``viz``                1-5, 7    image grids, feature maps, masks and overlays, curves,
-                                 confusion matrices
-``models``             3, 8, 9   the chapter 3 CNNs, the residual network, and the
-                                 whole-image digit counter
-``device_loader``      3, 8      a loader that keeps a small data set on the GPU
-``train``              2-8       the training and evaluation loops
-``fcn``                4, 5, 7, 8 FCN-32s/16s/8s, bilinear upsampling, skip fusion
-``scenes``             4-7, 9    MNIST scenes: digits on a canvas, labelled per pixel
-``losses``             4-7       cross-entropy, BCE, soft Dice, Jaccard, focal, ...
-``metrics``            4-7, 9    one confusion matrix and every score read from it;
-                                 ``metrics.cells``: ISBI 2012's V_Rand and V_Info;
-                                 ``metrics.multisets``: scoring the digits of a scene;
-                                 ``metrics.boundary``: Hausdorff distance, HD95,
-                                 surface Dice; ``metrics.calibration``: ECE,
-                                 reliability bins, temperature scaling
-``unet``               5-8       U-Net
-``joint_transforms``   5         crops, flips, turns and warps of image and mask
-                                 together
-``membranes``          5, 7      ISBI 2012 (downloaded from the course repository),
-                                 crops, tiled and 8-view prediction
-``pets``               5         Oxford-IIIT Pet (Colab)
-``prediction_browser`` 4, 5      step through predictions, epoch by epoch
-``profiling``          3, 5, 8   the one timer (warm-up, synchronised, median), latency
-                                 and throughput, parameters, FLOPs, speed-ups
-``regions``            9         regions of a mask, their boxes, votes and RoI crops
-``instances``          9         MNIST-scene instances for Mask R-CNN, a small one
-``grading``            2-9       the exercises' checks and the instructors' grading
-=====================  ========  =====================================================
+======================  ==========  ====================================================
+module                  chapters    what it holds
+======================  ==========  ====================================================
+``course``              all         the repository URL, the version and its git ref
+``setup``               all         device, seeds, fast mode, data root, the set-up line
+``data``                1-5, 8, 9   MNIST, Fashion-MNIST, CIFAR-10: found offline or
+                                    downloaded; tensors from data sets
+``conv``                2, 4        convolution, pooling, output sizes, receptive fields
+``widgets``             2, 6-8      the interactive explorers (live, and replays for the
+                                    book)
+``viz``                 1-7, 9      image grids, feature maps, masks and overlays,
+                                    curves, confusion matrices
+``models``              2, 3, 8, 9  the chapter 3 CNNs, the residual network, and the
+                                    whole-image digit counter
+``device_loader``       3, 8, 9     a loader that keeps a small data set on the GPU
+``train``               2-7, 9      the training and evaluation loops
+``fcn``                 4, 5, 7, 8  FCN-32s/16s/8s, bilinear upsampling, skip fusion
+``scenes``              4-9         MNIST scenes: digits on a canvas, labelled per pixel
+``losses``              4-7, 9      cross-entropy, BCE, soft Dice, Jaccard, focal, ...
+``metrics``             4-7, 9      one confusion matrix and every score read from it;
+                                    ``metrics.cells``: ISBI 2012's V_Rand and V_Info;
+                                    ``metrics.multisets``: scoring the digits of a
+                                    scene; ``metrics.boundary``: Hausdorff distance,
+                                    HD95, surface Dice; ``metrics.calibration``: ECE,
+                                    reliability bins, temperature scaling
+``unet``                5-9         U-Net
+``joint_transforms``    5           crops, flips, turns and warps of image and mask
+                                    together
+``membranes``           5, 7        ISBI 2012 (downloaded from the course repository),
+                                    crops, tiled and 8-view prediction
+``pets``                4, 5, 9     Oxford-IIIT Pet (Colab)
+``prediction_browser``  4, 5        step through predictions, epoch by epoch
+``profiling``           3, 5, 8, 9  the one timer (warm-up, synchronised, median),
+                                    latency and throughput, parameters, FLOPs, speed-ups
+``regions``             9           regions of a mask, their boxes, votes and RoI crops
+``instances``           9           MNIST-scene instances for Mask R-CNN, a small one
+``grading``             2-9         the exercises' checks and the instructors' grading
+======================  ==========  ====================================================
 
 Every public function is right on what it accepts and refuses the rest with a
 ``TypeError`` or ``ValueError`` that names the argument ("num_classes: expected an int
