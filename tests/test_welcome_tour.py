@@ -9,6 +9,7 @@ import pkgutil
 import re
 
 import nbformat
+import pytest
 
 import coursekit
 from coursekit import course
@@ -145,3 +146,36 @@ def test_the_import_reader():
     assert imported_modules(notebook, modules) == {"data", "viz", "unet", "fcn", "losses"}
     assert chapter_set("1-3, 5, 8, 9", set()) == {1, 2, 3, 5, 8, 9}
     assert chapter_set("all", {1, 2}) == {1, 2}
+
+
+RUN_TIMES = "# How long each chapter took"
+"""The first line of chapter 1's cell that prints every chapter's recorded run time."""
+
+
+def run_times_cell_output(folder, capsys, monkeypatch) -> str:
+    notebook = nbformat.read(BOOK / "01-welcome.ipynb", as_version=4)
+    cells = [cell for cell in notebook.cells
+             if cell.cell_type == "code" and cell.source.startswith(RUN_TIMES)]
+    assert len(cells) == 1, f"chapter 1 has no single cell starting {RUN_TIMES!r}"
+    monkeypatch.chdir(folder)
+    exec(compile(cells[0].source, "run-times cell", "exec"), {})
+    return capsys.readouterr().out
+
+
+def test_the_run_times_cell_lists_every_chapter_beside_the_book(capsys, monkeypatch):
+    output = run_times_cell_output(BOOK, capsys, monkeypatch)
+    for path in BOOK.glob("[0-9][0-9]*.ipynb"):
+        assert path.stem in output, f"{path.stem} missing from the run times:\n{output}"
+    assert "all " in output and "not beside" not in output, output
+
+
+@pytest.mark.parametrize("where", ["alone", "repository root"])
+def test_the_run_times_cell_in_colab_or_elsewhere(where, tmp_path, capsys, monkeypatch):
+    """In Colab a chapter is opened alone: the cell says so in words, with no error. From
+    the repository's root it finds the book."""
+    folder = tmp_path if where == "alone" else ROOT
+    output = run_times_cell_output(folder, capsys, monkeypatch)
+    if where == "alone":
+        assert "not beside this one" in output and "Error" not in output, output
+    else:
+        assert "01-welcome" in output and "09b-instances-and-next" in output, output
