@@ -290,17 +290,19 @@ def download_failure(error: BaseException) -> str:
 
 
 def _pretrained_or_random(name: str, make_pretrained, make_random, pretrained: bool,
-                         caveat: str = "") -> tuple[nn.Module, bool]:
+                         caveat: str = "", then: str = "") -> tuple[nn.Module, bool]:
     """(model, loaded): ``make_pretrained()`` (downloading its weights, quietly) when
     ``pretrained`` and the weights can be had, else ``make_random()``, after a message
-    that says why and that the notebook goes on without them (offline, no internet)."""
+    that says why and what the notebook does without them (offline, no internet):
+    ``then``, a sentence, where given, else that the cell goes on with the random one."""
     if pretrained:
         try:
             return download_quietly(make_pretrained), True
         except Exception as error:  # no internet: URLError, socket errors, ...
+            then = then or (f"This cell goes on with a randomly initialised {name} "
+                            f"instead{', ' + caveat if caveat else ''}.")
             message = (f"The pretrained {name} weights could not be downloaded: "
-                       f"{download_failure(error)}. This cell goes on with a randomly "
-                       f"initialised {name} instead{', ' + caveat if caveat else ''}. In "
+                       f"{download_failure(error)}. {then} In "
                        "Colab (online) the weights download by themselves.")
             print(textwrap.fill(message, width=88))       # the book's column
     return make_random(), False
@@ -310,9 +312,9 @@ def pretrained_resnet18(classes: int = 10, pretrained: bool = True) -> tuple[nn.
     """torchvision's ResNet-18 with a new ``classes``-way last layer; (model, loaded).
 
     With ``pretrained`` it loads the ImageNet weights (downloaded once, e.g. in Colab).
-    Where they cannot be had (offline) it says so and returns a randomly initialised
-    network with ``loaded = False``, so the notebook continues. classes: an int >= 1;
-    pretrained: True or False.
+    Where they cannot be had (offline) it says so, and that the cell skips the comparison
+    that needs them; it then returns a randomly initialised network with ``loaded =
+    False``, for the cell to test. classes: an int >= 1; pretrained: True or False.
     """
     classes = check_int(classes, "classes", low=1)
     check_bool(pretrained, "pretrained")
@@ -320,7 +322,9 @@ def pretrained_resnet18(classes: int = 10, pretrained: bool = True) -> tuple[nn.
 
     model, loaded = _pretrained_or_random(
         "ResNet-18", lambda: resnet18(weights=ResNet18_Weights.IMAGENET1K_V1),
-        lambda: resnet18(weights=None), pretrained)
+        lambda: resnet18(weights=None), pretrained,
+        then="Without them there is nothing to transfer, so this cell skips the "
+             "comparison that needs them.")
     model.fc = nn.Linear(model.fc.in_features, classes)
     return model, loaded
 
