@@ -1,7 +1,7 @@
 """Fully convolutional networks (Long, Shelhamer and Darrell, 2015): FCN-32s, 16s, 8s.
 
-A classifier ends in fully connected layers that forget *where* things are. An FCN
-keeps only convolutions: its last layer is a 1x1 convolution that gives a score per
+A classifier ends in fully connected layers that give one answer per image, for an
+input of one fixed size. An FCN keeps only convolutions: its last layer is a 1x1 convolution that gives a score per
 class at every position of a coarse grid (1/32 of the input here), and a transposed
 convolution initialised to bilinear upsampling brings the scores back to the input's
 size. FCN-16s and FCN-8s add scores from earlier, finer feature maps (1/16, 1/8) on
