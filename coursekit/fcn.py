@@ -1,11 +1,12 @@
 """Fully convolutional networks (Long, Shelhamer and Darrell, 2015): FCN-32s, 16s, 8s.
 
 A classifier ends in fully connected layers that give one answer per image, for an
-input of one fixed size. An FCN keeps only convolutions: its last layer is a 1x1 convolution that gives a score per
-class at every position of a coarse grid (1/32 of the input here), and a transposed
-convolution initialised to bilinear upsampling brings the scores back to the input's
-size. FCN-16s and FCN-8s add scores from earlier, finer feature maps (1/16, 1/8) on
-the way up: the *skip fusion* that gives them sharper edges.
+input of one fixed size. An FCN keeps only convolutions: its last layer is a 1x1
+convolution that gives a score per class at every position of a coarse grid (1/32 of
+the input here), and a transposed convolution initialised to bilinear upsampling
+brings the scores back to the input's size. FCN-16s and FCN-8s add scores from
+earlier, finer feature maps (1/16, 1/8) on the way up: the *skip fusion* that gives
+them sharper edges.
 
 The backbone here is small (five VGG-like stages of 3x3 convolutions and a pooling) so
 that it trains on a CPU; torchvision's ``fcn_resnet50`` is the big pretrained one.
