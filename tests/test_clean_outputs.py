@@ -27,13 +27,7 @@ NOTEBOOKS = (CHAPTERS + sorted((ROOT / "exercises").glob("*.ipynb"))
 """Every committed notebook is checked for paths; the column applies to the book's chapters
 (exercises and their masters open in Colab or Jupyter, whose code column is wider)."""
 
-NOT_YET = {
-    "book/03-cnn-classifier.ipynb": "issue 22: the 2026-12-04 re-run fits the three long lines "
-                                    "of 2026-12-03, but the new one-cycle cell prints one line "
-                                    "of 90 characters (the learning rate at the first, peak "
-                                    "and last steps); its print is to be split and the chapter "
-                                    "re-run",
-}
+NOT_YET = {}
 """Chapters whose lines are known to overflow the column, each with the reason. The test
 fails (strict xfail) once one of them fits, so that it leaves this list."""
 
