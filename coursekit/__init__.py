@@ -16,10 +16,10 @@ module                  chapters    what it holds
                                     book)
 ``viz``                 1-7, 9      image grids, feature maps, masks and overlays,
                                     curves, confusion matrices
-``models``              2, 3, 8, 9  the chapter 3 CNNs, the residual network, and the
+``models``              1-3, 8, 9   the chapter 3 CNNs, the residual network, and the
                                     whole-image digit counter
 ``device_loader``       3, 8, 9     a loader that keeps a small data set on the GPU
-``train``               2-7, 9      the training and evaluation loops
+``train``               1-7, 9      the training and evaluation loops
 ``fcn``                 4, 5, 7, 8  FCN-32s/16s/8s, bilinear upsampling, skip fusion
 ``scenes``              4-9         MNIST scenes: digits on a canvas, labelled per pixel
 ``losses``              4-7, 9      cross-entropy, BCE, soft Dice, Jaccard, focal, ...

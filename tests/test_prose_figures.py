@@ -31,7 +31,6 @@ NOT_MEASURED = {
         "0.35": "soft Dice loss of the strip without smooth, worked by hand in the prose "
                 "from its counts (TP 1.9, FP 1.98, FN 0.1)",
         "10,000": "(1 / 0.01) ** 2, focal's factor for p_true 0.99 against 0.9 (gamma 2)",
-        "99.5%": "100% minus the printed 0.53% of seven pixels",
     },
     # chapter stem: {figure as written: why it is not a measurement of this book}
     "01-welcome": {

@@ -179,3 +179,41 @@ def test_the_run_times_cell_in_colab_or_elsewhere(where, tmp_path, capsys, monke
         assert "not beside this one" in output and "Error" not in output, output
     else:
         assert "01-welcome" in output and "09b-instances-and-next" in output, output
+
+
+def minutes_by_notebook(output: str) -> dict[str, float]:
+    """{notebook: minutes} from the run-times cell's table (its header and total left out)."""
+    rows = {}
+    for line in output.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0][:2].isdigit() and parts[0][2:3] in "ab-":
+            rows[parts[0]] = float(parts[1])
+    return rows
+
+
+def stored_run_times() -> str:
+    notebook = nbformat.read(BOOK / "01-welcome.ipynb", as_version=4)
+    cell = next(cell for cell in notebook.cells
+                if cell.cell_type == "code" and cell.source.startswith(RUN_TIMES))
+    return "".join(output.get("text", "") for output in cell.outputs)
+
+
+def test_the_page_shows_the_run_times_the_notebooks_record_now(capsys, monkeypatch):
+    """Chapter 1's committed table is current: re-running any other chapter changes its
+    recorded time, and then chapter 1 must be run again (its own row is from its previous
+    run, since a notebook records its time when the run ends)."""
+    now = minutes_by_notebook(run_times_cell_output(BOOK, capsys, monkeypatch))
+    shown = minutes_by_notebook(stored_run_times())
+    assert set(now) == set(shown), (sorted(now), sorted(shown))
+    stale = {stem: (shown[stem], now[stem]) for stem in now
+             if stem != "01-welcome" and abs(shown[stem] - now[stem]) > 0.2}
+    assert not stale, ("chapter 1's run-time table is out of date (shown, recorded now, "
+                       f"in minutes): {stale}; run book/01-welcome.ipynb again")
+
+
+def test_the_table_reader():
+    table = ("notebook                     minutes  device\n"
+             "01-welcome                       0.1  cpu (2 threads)\n"
+             "09a-segment-then-classify       18.4  cpu (2 threads)\n"
+             "all 10 notebooks                80.3\n")
+    assert minutes_by_notebook(table) == {"01-welcome": 0.1, "09a-segment-then-classify": 18.4}
