@@ -57,6 +57,13 @@ NOT_MEASURED = {
     "05-unet": {
         "800 MB": "the size of torchvision's Oxford-IIIT Pet download, not measured here",
         "0.2": "a bound on the differences between rows of the recipe table, read from it",
+        "0.000353": "the U-Net entry's warping error in the U-Net paper's Table 1, as "
+                    "published (hidden ISBI test slices, 2015)",
+        "0.0382": "the U-Net entry's Rand error in the U-Net paper's Table 1, as published",
+        "0.419": "chapter 4's lowest FCN-8s mIoU over its three seeds, printed on chapter "
+                 "4's page (book/04-fcn.ipynb), quoted with chapter 4 named",
+        "0.437": "chapter 4's highest FCN-8s mIoU over its three seeds, printed on chapter "
+                 "4's page (book/04-fcn.ipynb), quoted with chapter 4 named",
     },
     "07-evaluation": {
         "90%": "what a calibrated probability promises ('does 90% mean 90%?'), not a result",
