@@ -263,6 +263,26 @@ def test_draw_losses_titles_carry_the_numbers():
     plt.close(fig)
 
 
+def test_draw_losses_gradient_panel_names_its_rows_and_keeps_its_numbers_inside():
+    """Chapter 6's replay: the gradient bars carry the loss names, and no number runs
+    past the panel's right edge (the first frame's pos_weight pull, 0.94, did)."""
+    for setting in [(0.05, 0.01, 2, 200), (0.9, 0.7, 2, 200), (0.5, 0.5, 1, 5),
+                    (0.01, 0.99, 4, 32)]:
+        fig = widgets.draw_losses(*setting)
+        ax_grad = fig.axes[3]
+        assert ax_grad.get_xscale() == "log"
+        names = [t.get_text() for t in ax_grad.get_yticklabels() if t.get_visible()]
+        assert names[0] == "BCE" and len(names) == len(widgets.LOSS_NAMES)
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        panel = ax_grad.get_window_extent(renderer)
+        for text in ax_grad.texts:
+            box = text.get_window_extent(renderer)
+            assert panel.x0 - 1 <= box.x0 and box.x1 <= panel.x1 + 1, (setting,
+                                                                      text.get_text())
+        plt.close(fig)
+
+
 # --- the threshold explorer -----------------------------------------------------------------
 
 

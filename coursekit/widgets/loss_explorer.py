@@ -137,6 +137,9 @@ COLOURS = ("#000000", "#E69F00", "#56B4E9", "#009E73", "#D55E00", "#CC79A7")
 GRADIENT_RANGE = (1e-4, 3.0)
 """The x range of the gradient bars (log scale); a smaller gradient shows as its number."""
 
+INSIDE_FROM = 0.1
+"""A gradient bar at least this long carries its number inside its end, not after it."""
+
 SWEEP = tuple(round(0.01 + 0.98 * i / 48, 4) for i in range(49))
 """The p_object values of the curves: 0.01 to 0.99."""
 
@@ -218,12 +221,18 @@ def draw_losses(p_object: float, p_background: float, object_pixels: int = 4,
     ax_grad.barh([r + height / 2 for r in rows], pull, height, color="#0072B2")
     ax_grad.barh([r - height / 2 for r in rows], push, height, color="#BBBBBB")
     for row, up, down in zip(rows, pull, push, strict=True):
-        for value, y in [(up, row + height / 2), (down, row - height / 2)]:
-            ax_grad.text(max(value, GRADIENT_RANGE[0]), y, f" {value:.2g}", va="center",
-                         fontsize=8)
+        for value, y, ink in [(up, row + height / 2, "white"),
+                              (down, row - height / 2, "black")]:
+            if value >= INSIDE_FROM:   # a long bar: its number inside its end, so that
+                # the number stays inside the panel (a bar may reach the edge)
+                ax_grad.text(min(value, GRADIENT_RANGE[1]), y, f"{value:.2g} ",
+                             va="center", ha="right", fontsize=8, color=ink)
+            else:
+                ax_grad.text(max(value, GRADIENT_RANGE[0]), y, f" {value:.2g}",
+                             va="center", fontsize=8)
     ax_grad.set_xscale("log")      # fixed: the bars can be compared from frame to frame
     ax_grad.set_xlim(GRADIENT_RANGE)
-    ax_grad.tick_params(labelleft=False)
+    ax_grad.tick_params(labelleft=True, labelsize=9)   # the loss names on this panel too
     ax_grad.set_xlabel("sum of |d loss / d logit| (log scale)")
     ax_grad.set_title(f"gradient now: blue, {object_pixels} object px up;\n"
                       f"grey, {total_pixels - object_pixels} background px down", fontsize=10)
