@@ -6,7 +6,7 @@ returns the history; ``evaluate`` measures loss and accuracy on held-out data.
 
 Options of ``fit``, all off unless asked for: a learning-rate ``scheduler`` stepped
 after every batch (``one_cycle`` makes the usual one), mixed precision (``amp``:
-bfloat16 on a CPU or GPU, float16 on older GPUs), gradient clipping
+bfloat16 on a CPU or a GPU that has it, float16 on older GPUs: ``amp_dtype``), gradient clipping
 (``clip_grad_norm``), and a ``checkpoint`` file written after
 every epoch, from which ``resume=True`` continues an interrupted run (a Colab
 disconnect) to exactly the same weights as an uninterrupted one on the CPU.
@@ -80,16 +80,39 @@ def one_cycle(optimizer, max_lr: float, epochs: int, steps_per_epoch: int,
         anneal_strategy="linear", cycle_momentum=False)
 
 
+def amp_dtype(device) -> torch.dtype | None:
+    """The half-precision dtype of mixed precision (``amp=True``) on ``device``.
+
+    bfloat16 on a CPU and on CUDA GPUs that compute it in hardware (Ampere, 2020, and
+    later); float16 on older GPUs, such as Colab's T4, where bfloat16 would only be
+    emulated (``torch.cuda.is_bf16_supported()`` says True there unless asked
+    ``including_emulation=False``), with a gradient scaler in ``fit``; None on other
+    devices (no mixed precision). device: a torch.device or its name, e.g. "cuda:0"."""
+    device = check_device(device)
+    if device.type == "cuda":
+        native = torch.cuda.is_bf16_supported(including_emulation=False)
+        return torch.bfloat16 if native else torch.float16
+    if device.type == "cpu":
+        return torch.bfloat16
+    return None
+
+
+def fast_bf16_cpu() -> bool:
+    """Whether this CPU has bfloat16 instructions (AVX-512 BF16 or AMX), with which
+    bfloat16 autocast speeds training up; elsewhere a CPU emulates it, more slowly than
+    float32. False when this PyTorch cannot tell."""
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, probe, lambda: False)() for probe in probes)
+
+
 def _autocast(device, amp):
-    """Mixed precision when ``amp``: bfloat16 autocast on a CPU and on CUDA GPUs that
-    support it, float16 on older GPUs; nothing on other devices or without ``amp``."""
+    """Mixed precision when ``amp``: autocast to ``amp_dtype(device)``; nothing on other
+    devices or without ``amp``."""
     device = torch.device(device)
-    if amp and device.type == "cuda":
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.autocast("cuda", dtype=dtype)
-    if amp and device.type == "cpu":
-        return torch.autocast("cpu", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+    dtype = amp_dtype(device) if amp else None
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
 
 
 def _classes_of(logits, labels, ignore_index: int | None):
@@ -443,7 +466,7 @@ def fit(model: nn.Module, train_loader, optimizer, epochs: int, device,
                     else _loss_ignore_index(loss_fn))
     model.to(device)
     on_cuda = torch.device(device).type == "cuda"
-    use_scaler = amp and on_cuda and not torch.cuda.is_bf16_supported()   # float16
+    use_scaler = amp and on_cuda and amp_dtype(device) == torch.float16
     scaler = torch.amp.GradScaler("cuda") if use_scaler else None
     history = History()
     if resume and checkpoint.is_file():

@@ -3382,6 +3382,19 @@ def rates(scheduler, steps=8):
     return out
 
 
+add = cases_for("train.amp_dtype")
+add("cpu", "cpu", expect=equals(torch.bfloat16))
+add("a torch.device", torch.device("cpu"), expect=equals(torch.bfloat16))
+add("meta: no autocast", "meta", expect=equals(None))
+add("device None", None, expect=error("device"))
+add("device 3", 3, expect=error("device"))
+add("device 'gpu'", "gpu", expect=error("device"))
+
+add = cases_for("train.fast_bf16_cpu")
+add("no arguments", expect=equals(any(  # the CPU's own answer, asked directly
+    getattr(torch.cpu, probe, lambda: False)()
+    for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))))
+
 add = cases_for("train.one_cycle")
 add("optimizer None", None, 0.1, 2, 4, expect=error("optimizer"))
 for label, bad in pick(bad_numbers(low=0, open_low=True), "nan", "0"):

@@ -132,3 +132,59 @@ def test_predict_matches_the_model():
     x = torch.randn(25, 4)
     with torch.no_grad():
         assert torch.allclose(train.predict(model, x, "cpu", batch_size=7), model(x))
+
+
+# --- mixed precision: which half-precision dtype on which device --------------------
+
+def test_amp_dtype_is_bfloat16_on_a_cpu_and_none_where_there_is_no_autocast():
+    assert train.amp_dtype("cpu") == torch.bfloat16
+    assert train.amp_dtype(torch.device("cpu")) == torch.bfloat16
+    assert train.amp_dtype("meta") is None
+
+
+def _fake_gpu(monkeypatch, native_bf16):
+    """A CUDA device that has bfloat16 in hardware (native_bf16) or only emulates it,
+    as Colab's T4 does: is_bf16_supported() says True there unless emulation is
+    excluded."""
+    asked = []
+
+    def is_bf16_supported(including_emulation=True):
+        asked.append(including_emulation)
+        return native_bf16 or including_emulation
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", is_bf16_supported)
+    return asked
+
+
+def test_amp_dtype_is_float16_on_a_gpu_that_only_emulates_bfloat16(monkeypatch):
+    asked = _fake_gpu(monkeypatch, native_bf16=False)
+    assert train.amp_dtype("cuda") == torch.float16
+    assert asked == [False]                    # emulation was excluded when asking
+
+
+def test_amp_dtype_is_bfloat16_on_a_gpu_that_has_it(monkeypatch):
+    _fake_gpu(monkeypatch, native_bf16=True)
+    assert train.amp_dtype("cuda:0") == torch.bfloat16
+
+
+def test_amp_dtype_names_the_argument_when_it_is_not_a_device():
+    with pytest.raises(TypeError, match="device: expected a device"):
+        train.amp_dtype(3)
+
+
+def test_autocast_uses_amp_dtype_and_nothing_without_amp():
+    with train._autocast("cpu", True):
+        assert torch.is_autocast_enabled("cpu")
+        assert torch.get_autocast_dtype("cpu") == torch.bfloat16
+    with train._autocast("cpu", False):
+        assert not torch.is_autocast_enabled("cpu")
+
+
+def test_fast_bf16_cpu_is_false_when_torch_cannot_tell(monkeypatch):
+    assert isinstance(train.fast_bf16_cpu(), bool)
+    for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
+        monkeypatch.delattr(torch.cpu, probe, raising=False)
+    assert train.fast_bf16_cpu() is False
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
+    assert train.fast_bf16_cpu() is True
