@@ -66,6 +66,24 @@ def test_show_images_grid_labels_and_title():
     assert len({round(ax.get_position().y0, 3) for ax in fig.axes}) == 1
 
 
+def test_show_images_captions_stay_readable_in_the_column():
+    """A grid wider than the book's column is shrunk to it: its captions are made larger
+    so that they show at CAPTION_POINTS there; two-line captions get room for two."""
+    from coursekit.viz import pictures
+
+    for ncols in (2, 4, 8, 16):
+        fig = viz.show_images(torch.rand(16, 1, 8, 8), labels=["a\nb"] * 16, ncols=ncols)
+        width = fig.get_figwidth()
+        shown = min(1.0, pictures.COLUMN_INCHES / width)       # the shrink in the column
+        for ax in fig.axes:
+            assert ax.title.get_fontsize() * shown == pytest.approx(pictures.CAPTION_POINTS)
+        fig.canvas.draw()
+        for upper, lower in zip(fig.axes[:ncols], fig.axes[ncols:2 * ncols]):
+            # a caption of the second row stays below the image above it
+            assert lower.title.get_window_extent().y1 <= upper.get_window_extent().y0 + 1
+        plt.close(fig)
+
+
 def test_show_images_grayscale_scale():
     fig = viz.show_images([torch.full((4, 4), 0.5), torch.full((4, 4), 5.0)])
     first, second = (ax.get_images()[0] for ax in fig.axes)

@@ -36,9 +36,18 @@ def test_misclassified_shows_only_mistakes_with_both_labels():
     predicted, target = torch.tensor([0, 1, 2, 0, 1, 2]), torch.tensor([0, 2, 2, 1, 1, 0])
     fig = viz.show_misclassified(images, predicted, target, ["zero", "one", "two"])
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
-    assert titles == ["two→one", "one→zero", "zero→two"]
+    assert titles == ["two\n→ one", "one\n→ zero", "zero\n→ two"]
     with pytest.raises(ValueError, match="every prediction is right"):
         viz.show_misclassified(images, target, target, ["zero", "one", "two"])
+
+
+def test_history_has_a_legend_in_both_panels():
+    rows = [{"epoch": 1, "loss": 0.9, "accuracy": 0.6, "test_loss": 1.0, "test_accuracy": 0.5},
+            {"epoch": 2, "loss": 0.5, "accuracy": 0.8, "test_loss": 0.7, "test_accuracy": 0.7}]
+    fig = viz.show_history(rows)
+    for ax in fig.axes:
+        labels = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert labels == ["training (while learning)", "held-out"]
 
 
 def test_history_needs_rows():

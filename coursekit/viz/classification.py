@@ -61,6 +61,7 @@ def show_history(history, title=None):
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
         ax.xaxis.get_major_locator().set_params(integer=True)
+    ax_loss.legend(fontsize=8)
     ax_acc.legend(fontsize=8)
     if "test_accuracy" in history[-1]:
         ax_acc.set_title(f"last held-out accuracy {history[-1]['test_accuracy']:.2%}",
@@ -117,7 +118,8 @@ def show_confusion_matrix(predicted, target, class_names, title=None, normalize=
 
 
 def show_misclassified(images, predicted, target, class_names, n=16, ncols=8, title=None):
-    """The first ``n`` images the model got wrong, captioned "true → predicted".
+    """The first ``n`` images the model got wrong, captioned "true", then "→ predicted"
+    below it.
 
     images: (N, C, H, W) in [0, 1] (not normalised); predicted, target: (N,) int.
     """
@@ -134,7 +136,7 @@ def show_misclassified(images, predicted, target, class_names, n=16, ncols=8, ti
     wrong = (predicted != target).nonzero().flatten()[:n]
     if len(wrong) == 0:
         raise ValueError("predicted: every prediction is right, there is nothing to show")
-    captions = [f"{class_names[target[i]]}→{class_names[predicted[i]]}" for i in wrong]
+    captions = [f"{class_names[target[i]]}\n→ {class_names[predicted[i]]}" for i in wrong]
     return show_images(images[wrong], captions, ncols=ncols,
                        title=title or f"{len(wrong)} of {int((predicted != target).sum())} "
                                       "mistakes (true → predicted)")

@@ -71,6 +71,22 @@ def _gray_limits(picture: np.ndarray) -> tuple:
     return None, None
 
 
+COLUMN_INCHES = 6.9
+"""The width of the book's text column (about 690 pixels at 100 dpi): a wider figure is
+shrunk to it, and its text with it."""
+
+CAPTION_POINTS = 9.0
+"""The size a caption should have once the figure is shown in the column."""
+
+
+def _caption_size(fig_width: float) -> float:
+    """The font size (points) that shows as ``CAPTION_POINTS`` once a figure
+    ``fig_width`` inches wide is shrunk to the book's column; narrower figures are not
+    enlarged, so they keep ``CAPTION_POINTS``."""
+    fig_width = check_number(fig_width, "fig_width", low=0, low_open=True)
+    return CAPTION_POINTS * max(1.0, fig_width / COLUMN_INCHES)
+
+
 def _grid(n: int, ncols: int, panel: float, caption_space: float, title):
     """A figure with ``n`` axes in rows of ``ncols``; unused cells are removed."""
     ncols = min(check_int(ncols, "ncols", low=1), n)
@@ -126,13 +142,17 @@ def show_images(images, labels=None, ncols=8, title=None, cmap="gray"):
             raise ValueError(f"labels: expected one label per image ({len(pictures)}), "
                              f"got {len(labels)}")
 
-    fig, axes = _grid(len(pictures), ncols, 1.4, 0.3 if labels is not None else 0.0, title)
+    columns = min(check_int(ncols, "ncols", low=1), len(pictures))
+    size = _caption_size(columns * 1.4)              # readable once shrunk to the column
+    lines = max((str(label).count("\n") + 1 for label in labels), default=0) \
+        if labels is not None else 0
+    fig, axes = _grid(len(pictures), ncols, 1.4, lines * 1.4 * size / 72, title)
     for i, (ax, picture) in enumerate(zip(axes, pictures, strict=True)):
         vmin, vmax = _gray_limits(picture)
         ax.imshow(picture, cmap=cmap, vmin=vmin, vmax=vmax)
         ax.set_axis_off()
         if labels is not None:
-            ax.set_title(str(labels[i]), fontsize=9)
+            ax.set_title(str(labels[i]), fontsize=size)
     return fig
 
 
