@@ -352,5 +352,6 @@ def pretrained_maskrcnn(pretrained: bool = True, version: int = 2) -> tuple[nn.M
         "Mask R-CNN", lambda: make(weights=weights),
         lambda: make(weights=None, weights_backbone=None,
                      num_classes=len(weights.meta["categories"])),
-        pretrained, "which finds nothing meaningful")
+        pretrained, then="It returns a randomly initialised Mask R-CNN instead "
+        "(loaded = False), which finds nothing meaningful: test loaded before using it.")
     return model.eval(), loaded
