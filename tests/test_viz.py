@@ -78,7 +78,7 @@ def test_show_images_captions_stay_readable_in_the_column():
         for ax in fig.axes:
             assert ax.title.get_fontsize() * shown == pytest.approx(pictures.CAPTION_POINTS)
         fig.canvas.draw()
-        for upper, lower in zip(fig.axes[:ncols], fig.axes[ncols:2 * ncols]):
+        for upper, lower in zip(fig.axes[:ncols], fig.axes[ncols:2 * ncols], strict=False):
             # a caption of the second row stays below the image above it
             assert lower.title.get_window_extent().y1 <= upper.get_window_extent().y0 + 1
         plt.close(fig)
