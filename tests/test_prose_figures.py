@@ -123,7 +123,7 @@ def prose(notebook) -> str:
     text = re.sub(r"`[^`]*`", " ", text)
     text = re.sub(r"\$\$.*?\$\$|\$[^$]*\$", " ", text, flags=re.S)
     text = re.sub(r"(?m)^#+\s*[\d.]+", " ", text)                 # "## 4.2 The data"
-    text = re.sub(r"(?i)\b(section|sections|chapter|§)\s+\d+(\.\d+)+", " ", text)
+    text = re.sub(r"(?i)(\b(section|sections|chapter)|§)\s*\d+(\.\d+)+", " ", text)
     return re.sub(r"\]\([^)]*\)", "]", text)
 
 
