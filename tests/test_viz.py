@@ -84,6 +84,20 @@ def test_show_images_captions_stay_readable_in_the_column():
         plt.close(fig)
 
 
+def test_long_captions_are_wrapped_to_their_panel_and_do_not_touch():
+    """Eight panels captioned "found [0, 5, 7, 8]" ran into each other once the
+    captions were enlarged for the column (chapter 9b); they are wrapped instead."""
+    captions = ["found [0, 5, 7, 8]", "true [2, 6, 7, 7]", "5", "a\nb"] * 2
+    fig = viz.show_images(torch.rand(8, 1, 8, 8), labels=captions, ncols=8)
+    fig.canvas.draw()
+    boxes = [ax.title.get_window_extent() for ax in fig.axes]
+    for left, right in zip(boxes, boxes[1:], strict=False):
+        assert left.x1 <= right.x0, "two captions overlap"
+    assert fig.axes[0].get_title().replace("\n", " ") == "found [0, 5, 7, 8]"
+    assert fig.axes[3].get_title() == "a\nb"
+    plt.close(fig)
+
+
 def test_show_images_grayscale_scale():
     fig = viz.show_images([torch.full((4, 4), 0.5), torch.full((4, 4), 5.0)])
     first, second = (ax.get_images()[0] for ax in fig.axes)

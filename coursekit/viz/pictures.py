@@ -6,6 +6,7 @@ draw (``_to_numpy``, ``_as_picture``, ``_gray_limits``) and lay out a grid of pa
 """
 
 import math
+import textwrap
 
 import matplotlib
 import matplotlib.pyplot as plt
@@ -87,6 +88,14 @@ def _caption_size(fig_width: float) -> float:
     return CAPTION_POINTS * max(1.0, fig_width / COLUMN_INCHES)
 
 
+def _wrap(caption: str, characters: float) -> str:
+    """``caption`` with each of its lines broken at spaces so that none is longer than
+    ``characters`` (a word longer than that stays whole)."""
+    width = max(int(characters), 1)
+    return "\n".join(textwrap.fill(line, width, break_long_words=False) or line
+                     for line in caption.split("\n"))
+
+
 def _grid(n: int, ncols: int, panel: float, caption_space: float, title):
     """A figure with ``n`` axes in rows of ``ncols``; unused cells are removed."""
     ncols = min(check_int(ncols, "ncols", low=1), n)
@@ -142,11 +151,14 @@ def show_images(images, labels=None, ncols=8, title=None, cmap="gray"):
             raise ValueError(f"labels: expected one label per image ({len(pictures)}), "
                              f"got {len(labels)}")
 
+    panel = 1.4                                      # inches per image
     columns = min(check_int(ncols, "ncols", low=1), len(pictures))
-    size = _caption_size(columns * 1.4)              # readable once shrunk to the column
-    lines = max((str(label).count("\n") + 1 for label in labels), default=0) \
+    size = _caption_size(columns * panel)            # readable once shrunk to the column
+    if labels is not None:                           # wrapped to the panel's width
+        labels = [_wrap(str(label), panel * 72 / (0.6 * size)) for label in labels]
+    lines = max((label.count("\n") + 1 for label in labels), default=0) \
         if labels is not None else 0
-    fig, axes = _grid(len(pictures), ncols, 1.4, lines * 1.4 * size / 72, title)
+    fig, axes = _grid(len(pictures), ncols, panel, lines * 1.4 * size / 72, title)
     for i, (ax, picture) in enumerate(zip(axes, pictures, strict=True)):
         vmin, vmax = _gray_limits(picture)
         ax.imshow(picture, cmap=cmap, vmin=vmin, vmax=vmax)
