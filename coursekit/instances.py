@@ -366,7 +366,7 @@ def _instance_colour(k: int) -> tuple[int, int, int]:
 
 def draw_instances(image: torch.Tensor, detections: dict, class_names=DIGIT_NAMES,
                    score_threshold: float = 0.5, mask_threshold: float = 0.5,
-                   scale: int = 1) -> torch.Tensor:
+                   scale: int = 1, colour_by: str = "instance") -> torch.Tensor:
     """``image`` with the detections drawn: masks in colour, boxes, "name score" labels.
 
     image: (C, H, W) float in [0, 1], C = 1 or 3; detections: a dict with boxes (K, 4)
@@ -374,8 +374,12 @@ def draw_instances(image: torch.Tensor, detections: dict, class_names=DIGIT_NAME
     W), probabilities or 0/1, and optionally scores (K,) finite floats (targets have
     none); only those with score > ``score_threshold`` are drawn. class_names: a list or
     tuple with a name (str) per label; mask_threshold: a float in [0, 1]; scale: an int
-    >= 1, the image enlarged this many times first (small scenes). Returns (3, H * scale,
-    W * scale) uint8, for ``viz.show_images`` or ``plt.imshow(x.permute(1, 2, 0))``.
+    >= 1, the image enlarged this many times first (small scenes); colour_by:
+    "instance" (one colour per instance: two 3s are two colours) or "class" (label L in
+    the colour ``viz.mask_overlay`` gives class L: two 3s share a colour). Labels are
+    written in DejaVu Sans (shipped with matplotlib), about 1/40 of the picture's side and
+    at least 5 * scale pixels high. Returns (3, H * scale, W * scale) uint8, for
+    ``viz.show_images`` or ``plt.imshow(x.permute(1, 2, 0))``.
     """
     from torchvision.utils import draw_bounding_boxes, draw_segmentation_masks
 
@@ -390,6 +394,9 @@ def draw_instances(image: torch.Tensor, detections: dict, class_names=DIGIT_NAME
     score_threshold = check_number(score_threshold, "score_threshold", low=0, high=1)
     mask_threshold = check_number(mask_threshold, "mask_threshold", low=0, high=1)
     scale = check_int(scale, "scale", low=1)
+    if colour_by not in ("instance", "class"):
+        raise ValueError(f'colour_by: expected "instance" or "class", '
+                         f"got {colour_by!r}")
     boxes = check_boxes(detections["boxes"], "detections['boxes']").detach().cpu()
     labels = check_indices(detections["labels"], "detections['labels']", ndim=1,
                            dims="(K,)", low=0, wanted="labels").cpu()
@@ -429,10 +436,25 @@ def draw_instances(image: torch.Tensor, detections: dict, class_names=DIGIT_NAME
     names = [class_names[int(label)] + (f" {float(s):.2f}" if scores is not None else "")
              for label, s in zip(labels[keep], scores[keep] if scores is not None
                                  else labels[keep], strict=True)]
-    if keep.any():     # one colour per instance: two 3s are two colours
-        colours = [_instance_colour(k) for k in range(int(keep.sum()))]
+    if keep.any():
+        if colour_by == "instance":
+            colours = [_instance_colour(k) for k in range(int(keep.sum()))]
+        else:                   # class L >= 1 in SEGMENTATION_PALETTE[L - 1], as maps
+            colours = [_instance_colour(max(int(label) - 1, 0)) for label in labels[keep]]
+        font_size = max(5 * scale, round(max(picture.shape[-2:]) / 40))
         picture = draw_segmentation_masks(picture, masks > mask_threshold, alpha=0.5,
                                           colors=colours)
         picture = draw_bounding_boxes(picture, boxes[keep], labels=names, colors=colours,
-                                      width=1)
+                                      width=max(1, scale // 2), font=_label_font(),
+                                      font_size=font_size)
     return picture
+
+
+def _label_font() -> str:
+    """The path of DejaVu Sans, the TrueType font matplotlib ships (so every machine with
+    the course installed has it); torchvision's default bitmap font is a few pixels high."""
+    from pathlib import Path
+
+    import matplotlib
+
+    return str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf")

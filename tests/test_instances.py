@@ -184,6 +184,42 @@ def test_draw_instances():
         instances.draw_instances(image, [found])
 
 
+def test_draw_instances_colours_by_class_or_by_instance():
+    """Two 3s: two colours by instance, one by class (the colour a semantic map gives
+    class 4, that is digit 3); a 5 keeps its own class colour."""
+    from matplotlib.colors import to_rgb
+
+    from coursekit.viz.segmentation import SEGMENTATION_PALETTE
+
+    image = torch.zeros(1, 40, 120)
+    masks = torch.zeros(3, 40, 120)
+    masks[0, 2:38, 1:38], masks[1, 2:38, 41:78], masks[2, 2:38, 81:118] = 1.0, 1.0, 1.0
+    found = {"boxes": torch.tensor([[1.0, 2, 38, 38], [41, 2, 78, 38], [81, 2, 118, 38]]),
+             "labels": torch.tensor([4, 4, 6]), "masks": masks}
+    by_class = instances.draw_instances(image, found, colour_by="class")
+    by_instance = instances.draw_instances(image, found)
+    centre = [by_class[:, 30, x].tolist() for x in (30, 70, 110)]   # below the labels
+    assert centre[0] == centre[1] != centre[2]
+    expected = [round(0.5 * 255 * c) for c in to_rgb(SEGMENTATION_PALETTE[3])]
+    assert all(abs(a - b) <= 1 for a, b in zip(centre[0], expected, strict=True))
+    assert by_instance[:, 30, 30].tolist() != by_instance[:, 30, 70].tolist()
+    with pytest.raises(ValueError, match='colour_by: expected "instance" or "class"'):
+        instances.draw_instances(image, found, colour_by="label")
+
+
+def test_draw_instances_labels_readable():
+    """The label text is drawn in a TrueType font scaled with the picture, not in
+    torchvision's 11-pixel bitmap default: at scale 4 its ink is > 11 pixels high."""
+    image = torch.zeros(1, 64, 64)
+    masks = torch.zeros(1, 64, 64)
+    found = {"boxes": torch.tensor([[10.0, 20, 40, 50]]), "labels": torch.tensor([4]),
+             "masks": masks}
+    picture = instances.draw_instances(image, found, scale=4)
+    inside = picture[:, 20 * 4 + 3:50 * 4 - 3, 10 * 4 + 3:40 * 4 - 3].amax(0)
+    rows = (inside > 0).any(1).nonzero().flatten()
+    assert rows.numel() and int(rows.max() - rows.min()) + 1 > 11
+
+
 def test_pretrained_maskrcnn_offline_says_so_and_continues(monkeypatch, capsys):
     from torchvision.models import detection
 
