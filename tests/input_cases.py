@@ -2675,6 +2675,8 @@ add("image 8x8 for 6x6 masks", rand(1, 8, 8), detections[0], expect=error("detec
 add("score_threshold=2", rand(1, 6, 6), detections[0], score_threshold=2,
     expect=error("score_threshold"))
 add("scale=0", rand(1, 6, 6), detections[0], scale=0, expect=error("scale"))
+add("colour_by='label'", rand(1, 6, 6), detections[0], colour_by="label",
+    expect=error("colour_by"))
 add("two names for label 5", rand(1, 6, 6), detections[0], class_names=("a", "b"),
     expect=error("class_names"))
 add("scale 2", rand(1, 6, 6), detections[0], scale=2,
