@@ -3818,6 +3818,8 @@ for label, (t, p) in [("uint8", (t0.to(torch.uint8), p0.to(torch.uint8))),
 
 add = cases_for("viz.show_predictions")
 add("predictions a tensor", fig_images[0], t0, p0, names3, expect=error("predictions"))
+add("fontsize 0", fig_images[0], t0, {"net": p0}, names3, fontsize=0, expect=error("fontsize"))
+add("alpha 2", fig_images[0], t0, {"net": p0}, names3, alpha=2, expect=error("alpha"))
 add("float truth", fig_images[0], t0.float(), {"net": p0}, names3, expect=error("truth"))
 add("prediction (4, 3) for a (4, 4) truth", fig_images[0], t0, {"net": p0[:, :3]}, names3,
     expect=error("predictions"))
@@ -4239,6 +4241,8 @@ add = cases_for("prediction_browser.PredictionBrowser")
 for label, bad in [("[]", []), ("None", None), ("[1, 2]", [1, 2]), ("5", 5)]:
     add(f"frames {label}", bad, names3, expect=error("frames"))
 add("class_names None", Fresh(make_frames), None, expect=error("class_names"))
+for key, bad in [("panel", 0), ("fontsize", -1), ("alpha", 1.5), ("alpha", "1")]:
+    add(f"{key}={bad!r}", Fresh(make_frames), names3, **{key: bad}, expect=error(key))
 browser = Call("prediction_browser.PredictionBrowser", Fresh(make_frames), names3)
 add = cases_for("prediction_browser.PredictionBrowser.draw", obj=browser)
 for label, bad in [("5 (2 frames)", 5), ("True", True), ("1.0", 1.0), ("a str", "0")]:

@@ -109,6 +109,45 @@ def test_prediction_browser_live_and_replayed():
         PredictionBrowser([], shapes.CLASS_NAMES)
 
 
+def test_prediction_browser_can_paint_one_flat_colour_per_class_in_readable_frames():
+    """Chapter 4's replay (s13 read): off the ink, mask_overlay's default darkening turned
+    a predicted 3 (yellow) into the olive of class 9, and the 72-dpi frames' 9-point
+    titles showed at 6 points in the column. PredictionBrowser(panel, fontsize, alpha)
+    now sizes the frames and paints each class in its own colour on ink and off it."""
+    image = torch.zeros(1, 8, 8)
+    image[0, :, :4] = 1.0                               # ink on the left half only
+    truth = torch.zeros(8, 8, dtype=torch.long)
+    truth[:, :4] = 3
+    predicted = torch.full((8, 8), 3, dtype=torch.long)   # also claims the dark half
+    names = [str(c) for c in range(11)]
+    browser = PredictionBrowser([Frame(image, truth, {"FCN-8s": predicted}, "a scene")],
+                                names, panel=1.9, fontsize=12, alpha=1.0)
+    fig = browser.draw(0)
+    assert np.allclose(fig.get_size_inches()[0], 3 * 1.9)
+    shown = [ax for ax in fig.axes if ax.get_images()]
+    assert all(ax.title.get_fontsize() == 12 for ax in shown)
+    painted = shown[2].get_images()[0].get_array()
+    three = to_rgb(viz.SEGMENTATION_PALETTE[2])
+    assert np.allclose(painted[0, 0], three) and np.allclose(painted[0, 7], three)
+    # the default is unchanged: the prediction off the ink darkened to 0.6 of the colour
+    default = [ax for ax in PredictionBrowser(browser.frames, names).draw(0).axes
+               if ax.get_images()]
+    assert default[2].title.get_fontsize() == 9
+    assert np.allclose(default[2].get_images()[0].get_array()[0, 7], 0.6 * np.array(three))
+    with pytest.raises(ValueError, match="alpha"):
+        PredictionBrowser(browser.frames, names, alpha=1.5)
+
+
+def test_show_predictions_breaks_titles_to_their_panel():
+    image, truth = torch.rand(1, 8, 8), torch.ones(8, 8, dtype=torch.long)
+    names = ("background", "thing")
+    narrow = viz.show_predictions(image, truth, {"net": truth}, names, panel=1.9,
+                                  fontsize=12)
+    assert narrow.axes[2].get_title() == "net\n100.0% px\nmIoU 1.00"
+    wide = viz.show_predictions(image, truth, {"net": truth}, names)
+    assert wide.axes[2].get_title() == "net\n100.0% px, mIoU 1.00"
+
+
 def test_figures_read_their_scores_off_the_metrics_confusion_matrix():
     """show_predictions' and show_class_errors' figures: uint8 masks of 11 classes and
     ignored pixels give the numbers coursekit.metrics gives."""

@@ -8,7 +8,7 @@ import torch
 
 from coursekit import metrics
 from coursekit._checks import check_ignore_index, check_int, check_number, describe
-from coursekit.viz.pictures import _as_picture, _gray_limits, _grid
+from coursekit.viz.pictures import _as_picture, _gray_limits, _grid, _wrap
 
 # ---------------------------------------------------------------------------
 # Segmentation: mask overlays, input / truth / prediction, per-class errors
@@ -109,7 +109,7 @@ def mask_overlay(image, mask, num_classes: int, alpha: float = 0.6,
     return tinted
 
 
-def _legend(fig, class_names, skip_background=True):
+def _legend(fig, class_names, skip_background=True, fontsize=9):
     from matplotlib.patches import Patch
 
     colours = class_colours(len(class_names))
@@ -120,7 +120,7 @@ def _legend(fig, class_names, skip_background=True):
         handles.insert(0, Patch(facecolor="white", edgecolor="0.3",
                                 label=f"{class_names[0]} (not coloured)"))
     fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 10),
-               fontsize=9, frameon=False)
+               fontsize=fontsize, frameon=False)
 
 
 def show_segmentation(images, truths, predictions=None, class_names=None, titles=None,
@@ -265,25 +265,31 @@ def show_class_errors(truth, prediction, class_names, classes=None, panel=2.0,
 
 
 def show_predictions(image, truth, predictions: dict, class_names, title=None, fig=None,
-                     panel=2.2, ignore_index=None):
+                     panel=2.2, ignore_index=None, fontsize=9, alpha=0.6):
     """One image: input, truth, then each named prediction, in a row. Returns the Figure.
 
     image: (C, H, W) or (H, W); truth: (H, W) class indices (any integer dtype);
     predictions: {name: (H, W) mask}; each prediction's title gives its pixel accuracy and
     its mIoU (over the classes present in truth or prediction), read off ``metrics``'
     confusion matrix, not counting pixels whose truth is ``ignore_index``.
-    fig: draw into this figure (for widgets).
+    fig: draw into this figure (for widgets). fontsize: of the titles and the legend
+    (a title too wide for its panel is broken into lines). alpha: ``mask_overlay``'s; 1 paints
+    each class in one flat colour whatever lies under it.
     """
     names = _class_names(class_names)
     num_classes = len(names)
     ignore_index = check_ignore_index(ignore_index)
     check_number(panel, "panel", low=0, low_open=True)
+    fontsize = check_number(fontsize, "fontsize", low=0, low_open=True)
+    alpha = check_number(alpha, "alpha", low=0, high=1)
     if not isinstance(predictions, dict):
         raise TypeError(f"predictions: expected a dict {{name: (H, W) mask}}, "
                         f"got {describe(predictions)}")
     truth = _as_mask(truth, "truth", num_classes, ignore_index)
+    characters = panel * 72 / (0.6 * fontsize)          # a title line that fits a panel
     panels = [("input", _as_picture(image, "image")),
-              ("truth", mask_overlay(image, truth, num_classes, ignore_index=ignore_index))]
+              ("truth", mask_overlay(image, truth, num_classes, alpha,
+                                     ignore_index=ignore_index))]
     for name, predicted in predictions.items():
         predicted = _as_mask(predicted, f"predictions[{name!r}]", num_classes)
         if predicted.shape != truth.shape:
@@ -292,9 +298,13 @@ def show_predictions(image, truth, predictions: dict, class_names, title=None, f
         scores = _scores(truth, predicted, num_classes, ignore_index)
         figures = (f"{scores['accuracy']:.1%} px, mIoU {scores['miou']:.2f}" if scores
                    else "every pixel ignored")
-        panels.append((f"{name}\n{figures}", mask_overlay(image, predicted, num_classes)))
+        if len(figures) > characters:                # too long for its panel: two lines
+            figures = figures.replace(", ", "\n")
+        panels.append((f"{_wrap(str(name), characters)}\n{figures}",
+                       mask_overlay(image, predicted, num_classes, alpha)))
     if fig is None:
-        fig = plt.figure(figsize=(len(panels) * panel, panel + 0.9), layout="constrained")
+        fig = plt.figure(figsize=(len(panels) * panel, panel + 0.1 * fontsize),
+                         layout="constrained")
     fig.clear()
     axes = fig.subplots(1, len(panels))
     for ax, (label, picture) in zip(axes, panels, strict=True):
@@ -302,10 +312,10 @@ def show_predictions(image, truth, predictions: dict, class_names, title=None, f
         ax.imshow(picture, cmap="gray", vmin=vmin, vmax=vmax, interpolation="nearest")
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_title(label, fontsize=9)
+        ax.set_title(label, fontsize=fontsize)
     if title is not None:
-        fig.suptitle(title, fontsize=10)
-    _legend(fig, names)
+        fig.suptitle(title, fontsize=fontsize + 1)
+    _legend(fig, names, fontsize=fontsize)
     return fig
 
 

@@ -140,6 +140,11 @@ GRADIENT_RANGE = (1e-4, 3.0)
 INSIDE_FROM = 0.1
 """A gradient bar at least this long carries its number inside its end, not after it."""
 
+# The figure's size and its one font size: 680 px wide at the replays' 72 dpi, the
+# book's column, so that 12 pt shows as 12 px (9 pt on the page) without a shrink.
+FIGSIZE = (9.4, 8.6)
+FONT = 12
+
 SWEEP = tuple(round(0.01 + 0.98 * i / 48, 4) for i in range(49))
 """The p_object values of the curves: 0.01 to 0.99."""
 
@@ -155,9 +160,11 @@ def draw_losses(p_object: float, p_background: float, object_pixels: int = 4,
                 total_pixels: int = 32, fig=None):
     """The explorer's figure for one setting (arguments as for ``loss_values``). Returns it.
 
-    Top: the truth and the prediction as strips. Below, left: each loss over p_object
-    (p_background fixed), the current p_object marked; middle: each loss now; right: the
-    pull on the object and the push on the background (``loss_gradients``).
+    Top: the truth and the prediction as strips. Middle, left: each loss over p_object
+    (p_background fixed), the current p_object marked; right: each loss now. Bottom: the
+    pull on the object and the push on the background (``loss_gradients``). Drawn for a
+    book column: FIGSIZE at the replays' 72 dpi is 680 px wide, and no text is smaller
+    than 12 pt (9 pt once shown).
     fig: draw into this figure (for widgets).
     """
     p_object, p_background, object_pixels, total_pixels = _check_setting(
@@ -171,19 +178,19 @@ def draw_losses(p_object: float, p_background: float, object_pixels: int = 4,
     keys = list(LOSS_NAMES)
 
     if fig is None:
-        fig = plt.figure(figsize=(11, 4.6), layout="constrained")
+        fig = plt.figure(figsize=FIGSIZE, layout="constrained")
     fig.clear()
-    grid = fig.add_gridspec(2, 3, height_ratios=[1, 4.2], width_ratios=[1.25, 1, 1.15])
+    grid = fig.add_gridspec(3, 2, height_ratios=[0.9, 4, 3.6], width_ratios=[1, 1.05])
     ax_strip = fig.add_subplot(grid[0, :])
     truth = object_strip(object_pixels, total_pixels)
     prediction = torch.where(truth == 1, p_object, p_background)
     ax_strip.imshow(torch.stack([truth.double(), prediction.double()]).numpy(), cmap="gray",
                     vmin=0, vmax=1, aspect="auto", interpolation="nearest")
-    ax_strip.set_yticks([0, 1], ["truth", "prediction"])
+    ax_strip.set_yticks([0, 1], ["truth", "prediction"], fontsize=FONT)
     ax_strip.set_xticks([])
     ax_strip.set_title(f"{object_pixels} object pixels of {total_pixels}:  prediction "
-                       f"p = {p_object:.2f} on the object, {p_background:.2f} on the background "
-                       f"(white = 1, black = 0)", fontsize=10)
+                       f"p = {p_object:.2f} on the object,\n{p_background:.2f} on the "
+                       f"background (white = 1, black = 0)", fontsize=FONT)
 
     ax_curve = fig.add_subplot(grid[1, 0])
     # the y range fits every curve but weighted BCE's, which would squash the others;
@@ -199,22 +206,24 @@ def draw_losses(p_object: float, p_background: float, object_pixels: int = 4,
     ax_curve.axvline(p_object, color="0.6", linewidth=0.8, linestyle="--")
     ax_curve.set_ylim(0, top)
     ax_curve.set_xlim(0, 1)
-    ax_curve.set_xlabel("p_object (the probability on the object)")
-    ax_curve.set_ylabel("loss")
-    ax_curve.set_title(f"loss against p_object, p_background {p_background:.2f}\n"
-                       "(colours as in the bars)", fontsize=10)
+    ax_curve.set_xlabel("p_object", fontsize=FONT)
+    ax_curve.set_ylabel("loss", fontsize=FONT)
+    ax_curve.tick_params(labelsize=FONT)
+    ax_curve.set_title(f"loss against p_object\n(p_background {p_background:.2f}; "
+                       "colours\nas in the bars; ^: off the top)", fontsize=FONT)
 
     rows = list(range(len(keys)))[::-1]       # the first loss on top
     ax_value = fig.add_subplot(grid[1, 1])
     ax_value.barh(rows, [values[k] for k in keys], color=COLOURS)
     for row, key in zip(rows, keys, strict=True):
-        ax_value.text(values[key], row, f" {values[key]:.3g}", va="center", fontsize=9)
-    ax_value.set_yticks(rows, [labels[k] for k in keys], fontsize=9)
-    ax_value.set_xlim(0, max(1.5, 1.3 * max(values.values())))
-    ax_value.set_xlabel("loss")
-    ax_value.set_title("the loss now", fontsize=10)
+        ax_value.text(values[key], row, f" {values[key]:.3g}", va="center", fontsize=FONT)
+    ax_value.set_yticks(rows, [labels[k] for k in keys], fontsize=FONT)
+    ax_value.set_xlim(0, max(1.5, 1.45 * max(values.values())))
+    ax_value.tick_params(labelsize=FONT)
+    ax_value.set_xlabel("loss", fontsize=FONT)
+    ax_value.set_title("the loss now", fontsize=FONT)
 
-    ax_grad = fig.add_subplot(grid[1, 2], sharey=ax_value)
+    ax_grad = fig.add_subplot(grid[2, :], sharey=ax_value)
     height = 0.38
     pull = [pulls[k]["object"] for k in keys]
     push = [pulls[k]["background"] for k in keys]
@@ -226,16 +235,17 @@ def draw_losses(p_object: float, p_background: float, object_pixels: int = 4,
             if value >= INSIDE_FROM:   # a long bar: its number inside its end, so that
                 # the number stays inside the panel (a bar may reach the edge)
                 ax_grad.text(min(value, GRADIENT_RANGE[1]), y, f"{value:.2g} ",
-                             va="center", ha="right", fontsize=8, color=ink)
+                             va="center", ha="right", fontsize=FONT, color=ink)
             else:
                 ax_grad.text(max(value, GRADIENT_RANGE[0]), y, f" {value:.2g}",
-                             va="center", fontsize=8)
+                             va="center", fontsize=FONT)
     ax_grad.set_xscale("log")      # fixed: the bars can be compared from frame to frame
     ax_grad.set_xlim(GRADIENT_RANGE)
-    ax_grad.tick_params(labelleft=True, labelsize=9)   # the loss names on this panel too
-    ax_grad.set_xlabel("sum of |d loss / d logit| (log scale)")
-    ax_grad.set_title(f"gradient now: blue, {object_pixels} object px up;\n"
-                      f"grey, {total_pixels - object_pixels} background px down", fontsize=10)
+    ax_grad.tick_params(labelleft=True, labelsize=FONT)  # the loss names on this panel too
+    ax_grad.set_xlabel("sum of |d loss / d logit| (log scale)", fontsize=FONT)
+    ax_grad.set_title(f"gradient now: blue, {object_pixels} object px up; "
+                      f"grey, {total_pixels - object_pixels} background px down",
+                      fontsize=FONT)
     return fig
 
 
@@ -294,7 +304,7 @@ class LossExplorer(ReplayWidget):
         n, total, background = self.object_pixels, self.total_pixels, self.p_background
         objects = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95)
         backgrounds = (0.02, 0.1, 0.3, 0.5, 0.7)
-        fig = plt.figure(figsize=(11, 4.6), layout="constrained")
+        fig = plt.figure(figsize=FIGSIZE, layout="constrained")
         first = replay_html(fig, lambda i: draw_losses(objects[i], background, n, total,
                                                        fig=fig),
                             len(objects), caption=LIVE_NOTE + "p_object, p_background and the "
@@ -305,7 +315,7 @@ class LossExplorer(ReplayWidget):
                             "but vanishes (focal looks away from pixels already right), while the "
                             "overlap losses (Dice, Jaccard, Tversky) pull hardest half-way.",
                             colours=256)
-        fig = plt.figure(figsize=(11, 4.6), layout="constrained")
+        fig = plt.figure(figsize=FIGSIZE, layout="constrained")
         second = replay_html(fig, lambda i: draw_losses(0.9, backgrounds[i], n, total, fig=fig),
                              len(backgrounds), caption="Here the background goes wrong "
                              "(p_background 0.02 to 0.7) while the object stays right (p_object "

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 from IPython.display import display
 
 from coursekit import viz
-from coursekit._checks import check_int, describe
+from coursekit._checks import check_int, check_number, describe
 from coursekit.widgets.replay import LIVE_NOTE, ReplayWidget, replay_html
 
 
@@ -31,9 +31,13 @@ class PredictionBrowser(ReplayWidget):
     """Step through ``frames`` with a slider (``controls["frame"]``).
 
     class_names: one per class (class 0 is the background). ``index`` is the frame shown.
+    panel, fontsize, alpha: passed to ``viz.show_predictions`` (the replay's frames are
+    drawn at 72 dpi: a row of five 1.9-inch panels fills the book's column, and fontsize
+    12 then shows as 9 points; alpha=1 paints each class in one flat colour).
     """
 
-    def __init__(self, frames, class_names, caption: str = "the frame"):
+    def __init__(self, frames, class_names, caption: str = "the frame", *,
+                 panel: float = 2.2, fontsize: float = 9, alpha: float = 0.6):
         if not isinstance(frames, list | tuple) or not all(isinstance(f, Frame) for f in frames):
             raise TypeError(f"frames: expected a list of Frame, got {describe(frames)}")
         if not frames:
@@ -41,6 +45,9 @@ class PredictionBrowser(ReplayWidget):
         if not isinstance(caption, str):
             raise TypeError(f"caption: expected a str, got {describe(caption)}")
         self.frames, self.class_names, self.caption = list(frames), class_names, caption
+        self.style = {"panel": check_number(panel, "panel", low=0, low_open=True),
+                      "fontsize": check_number(fontsize, "fontsize", low=0, low_open=True),
+                      "alpha": check_number(alpha, "alpha", low=0, high=1)}
         self.controls = {"frame": widgets.IntSlider(value=0, min=0, max=len(frames) - 1,
                                                     description="frame")}
         output = widgets.interactive_output(self._update, self.controls)
@@ -50,7 +57,8 @@ class PredictionBrowser(ReplayWidget):
         """Draw frame ``index`` (0 to len(frames) - 1), into ``fig`` if given."""
         frame = self.frames[check_int(index, "index", low=0, high=len(self.frames) - 1)]
         return viz.show_predictions(frame.image, frame.truth, frame.predictions,
-                                    self.class_names, title=frame.title, fig=fig)
+                                    self.class_names, title=frame.title, fig=fig,
+                                    **self.style)
 
     def _update(self, frame):
         self.index = frame
