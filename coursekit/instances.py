@@ -377,9 +377,9 @@ def draw_instances(image: torch.Tensor, detections: dict, class_names=DIGIT_NAME
     >= 1, the image enlarged this many times first (small scenes); colour_by:
     "instance" (one colour per instance: two 3s are two colours) or "class" (label L in
     the colour ``viz.mask_overlay`` gives class L: two 3s share a colour). Labels are
-    written in DejaVu Sans (shipped with matplotlib), about 1/40 of the picture's side and
-    at least 5 * scale pixels high. Returns (3, H * scale, W * scale) uint8, for
-    ``viz.show_images`` or ``plt.imshow(x.permute(1, 2, 0))``.
+    written in black on a white box in DejaVu Sans (shipped with matplotlib), about 1/32
+    of the picture's side and at least 6 * scale pixels high. Returns (3, H * scale,
+    W * scale) uint8, for ``viz.show_images`` or ``plt.imshow(x.permute(1, 2, 0))``.
     """
     from torchvision.utils import draw_bounding_boxes, draw_segmentation_masks
 
@@ -441,12 +441,14 @@ def draw_instances(image: torch.Tensor, detections: dict, class_names=DIGIT_NAME
             colours = [_instance_colour(k) for k in range(int(keep.sum()))]
         else:                   # class L >= 1 in SEGMENTATION_PALETTE[L - 1], as maps
             colours = [_instance_colour(max(int(label) - 1, 0)) for label in labels[keep]]
-        font_size = max(5 * scale, round(max(picture.shape[-2:]) / 40))
+        font_size = max(6 * scale, round(max(picture.shape[-2:]) / 32))
         picture = draw_segmentation_masks(picture, masks > mask_threshold, alpha=0.5,
                                           colors=colours)
         picture = draw_bounding_boxes(picture, boxes[keep], labels=names, colors=colours,
                                       width=max(1, scale // 2), font=_label_font(),
-                                      font_size=font_size)
+                                      font_size=font_size, fill_labels=True,
+                                      label_colors="black",   # black on white, readable
+                                      label_background_colors="white")  # on any mask
     return picture
 
 

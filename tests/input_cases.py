@@ -2152,6 +2152,66 @@ for label, bad in bad_numbers(low=0, high=1):
     add(f"mask_threshold={label}", det_found_masks, det_true_masks, "segm",
         mask_threshold=bad, expect=error("mask_threshold"))
 
+# paired bootstrap of mAP (chapter 9b): det_found against a reading that finds nothing
+# (AP 0): the difference is det_found's 61/202, and each resample's lies in 0..61/101
+# (tests/test_detection_bootstrap.py checks each resample against mean_average_precision)
+det_nothing = [det_found[1], det_found[1]]
+det_nothing_masks = [det_found_masks[1], det_found_masks[1]]
+
+
+def det_paired(result):
+    return (result["difference"], result["map_a"], result["map_b"])
+
+
+add = cases_for("metrics.paired_bootstrap_map")
+add("boxes against nothing, by hand", det_found, det_nothing, det_true, n_resamples=100,
+    expect=equals((61 / 202, 61 / 202, 0.0), post=det_paired))
+add("masks against nothing, by hand", det_found_masks, det_nothing_masks, det_true_masks,
+    "segm", n_resamples=100, expect=equals((61 / 202, 61 / 202, 0.0), post=det_paired))
+add("a reading against itself", det_found, det_found, det_true, n_resamples=100,
+    expect=equals((0.0, 0.0, 0.0, 0.0), post=lambda r: (r["difference"], r["low"], r["high"],
+                                                         r["b_better"])))
+add("the resamples within 0..61/101", det_found, det_nothing, det_true, n_resamples=100,
+    expect=equals(True, post=lambda r: bool(((r["resamples"] >= 0)
+                                             & (r["resamples"] <= 61 / 101)).all())))
+add("tuples, seed a NumPy int", tuple(det_found), tuple(det_nothing), tuple(det_true),
+    n_resamples=100, seed=np.int64(1), expect=equals(same_call(
+        det_found, det_nothing, det_true, n_resamples=100, seed=1),
+        post=lambda r: r["resamples"]))
+add("max_detections=2", det_found, det_nothing, det_true, n_resamples=100,
+    max_detections=2, expect=equals((41 / 202, 41 / 202, 0.0), post=det_paired))
+for label, bad in [("a dict", det_found[0]), ("None", None),
+                   ("scores NaN", det_replaced(det_found, scores=torch.tensor(
+                       [0.9, math.nan, 0.7, 0.9])))]:
+    add(f"predictions_a {label}", bad, det_nothing, det_true, expect=error("predictions_a"))
+    add(f"predictions_b {label}", det_found, bad, det_true, expect=error("predictions_b"))
+add("predictions_b one image for two", det_found, det_nothing[:1], det_true,
+    expect=error("predictions_b"))
+add("targets one image for two", det_found, det_nothing, det_true[:1],
+    expect=error("targets"))
+add("one image: nothing to resample", det_found[:1], det_nothing[:1], det_true[:1],
+    expect=error("targets"))
+add("targets: no object in any image", det_found, det_nothing,
+    [{"boxes": torch.zeros(0, 4), "labels": torch.zeros(0, dtype=torch.long)}] * 2,
+    expect=error("targets"))
+add("iou_type 'box'", det_found, det_nothing, det_true, "box", expect=error("iou_type"))
+add("segm without masks", det_found, det_nothing, det_true_masks, "segm",
+    expect=error("predictions_a"))
+for label, bad in pick(bad_ints(100), "True", "101.0", "99") + [("0", 0)]:
+    add(f"n_resamples={label}", det_found, det_nothing, det_true, n_resamples=bad,
+        expect=error("n_resamples"))
+for label, bad in [("0", 0), ("1", 1), ("95", 95), ("nan", math.nan), ("True", True)]:
+    add(f"confidence={label}", det_found, det_nothing, det_true, confidence=bad,
+        expect=error("confidence"))
+for label, bad in [("-1", -1), ("True", True), ("1.0", 1.0)]:
+    add(f"seed={label}", det_found, det_nothing, det_true, seed=bad, expect=error("seed"))
+for label, bad in bad_ints(1):
+    add(f"max_detections={label}", det_found, det_nothing, det_true, max_detections=bad,
+        expect=error("max_detections"))
+for label, bad in bad_numbers(low=0, high=1):
+    add(f"mask_threshold={label}", det_found_masks, det_nothing_masks, det_true_masks,
+        "segm", mask_threshold=bad, expect=error("mask_threshold"))
+
 # ---------------------------------------------- boundary: Hausdorff, HD95, ASSD, surface Dice
 # (issue 23) closed forms: one pixel in each image, 3 rows and 4 columns apart (d = 5; with
 # spacing (2, 0.5): sqrt(6^2 + 2^2)); MONAI's values where a formula would be long

@@ -173,7 +173,11 @@ def test_draw_instances():
     picture = instances.draw_instances(image, found, scale=2)
     assert picture.shape == (3, 20, 24) and picture.dtype == torch.uint8
     assert picture[:, 6, 6].sum() > 0              # inside the first mask: coloured
-    assert picture[:, 17, 17].sum() == 0           # the second is below the threshold
+    first_only = {key: value[:1] for key, value in found.items()}
+    assert torch.equal(picture, instances.draw_instances(image, first_only, scale=2))
+    assert not torch.equal(picture,                # the second is below the threshold
+                           instances.draw_instances(image, found, scale=2,
+                                                    score_threshold=0.2))
     truth = {key: value for key, value in found.items() if key != "scores"}
     assert instances.draw_instances(image, truth)[:, 7, 7].sum() > 0
     with pytest.raises(ValueError, match="image: expected 1 or 3 channels"):

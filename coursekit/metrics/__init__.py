@@ -17,6 +17,8 @@ The modules, in the order a chapter meets them:
   average precision of boxes and instance masks (IoU, greedy matching by score,
   precision and recall over score thresholds, 101-point AP, mAP at IoU 0.5 and
   over 0.5:0.95);
+- ``detection_bootstrap``: the paired bootstrap interval of a difference of mAP, each
+  image matched once and the matches reused in every resample;
 - ``boundary``: distances between predicted and true outlines (Hausdorff distance, HD95,
   average surface distance) and normalised surface Dice, as MONAI computes them;
 - ``calibration``: reliability bins, expected calibration error, temperature scaling.
@@ -66,6 +68,7 @@ from coursekit.metrics.detection import (
     match_detections,
     mean_average_precision,
 )
+from coursekit.metrics.detection_bootstrap import paired_bootstrap_map
 from coursekit.metrics.multisets import (
     count_confusion,
     digit_f1,
@@ -98,7 +101,8 @@ from coursekit.metrics.scores import (
 __all__ = [
     "ConfusionMatrix", "accuracy", "average_precision", "box_iou",
     "class_precision_recall", "detection_precision_recall", "mask_iou", "match_detections",
-    "mean_average_precision", "average_surface_distance", "best_f1_threshold",
+    "mean_average_precision", "paired_bootstrap_map", "average_surface_distance",
+    "best_f1_threshold",
     "bootstrap_interval", "boundary_pixels", "hausdorff_distance", "hd95", "surface_dice",
     "surface_distances", "expected_calibration_error", "fit_temperature", "reliability_bins",
     "cells_from_membrane_probability", "confusion_matrix", "count_confusion",

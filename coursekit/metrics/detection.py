@@ -279,26 +279,28 @@ def _objects(found: dict, where: str, iou_type: str, mask_threshold: float,
     return shapes, labels, scores
 
 
-def _images(predictions, targets, iou_type: str, mask_threshold: float) -> list:
+def _images(predictions, targets, iou_type: str, mask_threshold: float,
+            name: str = "predictions") -> list:
     """predictions and targets checked, image by image: a list of (ious (D, G) float64,
     detection labels (D,), scores (D,), true labels (G,)), IoUs between all the image's
-    detections and true objects, whatever their classes."""
+    detections and true objects, whatever their classes; ``name``: the predictions'
+    argument name in the messages."""
     key = "boxes" if iou_type == "bbox" else "masks"
-    predictions = check_detections(predictions, "predictions", (key, "labels", "scores"))
+    predictions = check_detections(predictions, name, (key, "labels", "scores"))
     targets = check_detections(targets, "targets", (key, "labels"))
     if len(predictions) != len(targets):
-        raise ValueError(f"targets: expected one dict per image of predictions "
+        raise ValueError(f"targets: expected one dict per image of {name} "
                          f"({len(predictions)}), got {len(targets)}")
     overlap = _box_iou if iou_type == "bbox" else _mask_iou
     images = []
     for i, (predicted, true) in enumerate(zip(predictions, targets, strict=True)):
-        shapes, labels, scores = _objects(predicted, f"predictions[{i}]", iou_type,
+        shapes, labels, scores = _objects(predicted, f"{name}[{i}]", iou_type,
                                           mask_threshold, scored=True)
         true_shapes, true_labels, _ = _objects(true, f"targets[{i}]", iou_type,
                                                mask_threshold, scored=False)
         if key == "masks" and shapes.shape[1:] != true_shapes.shape[1:]:
             raise ValueError(f"targets[{i}]['masks']: expected masks of the size of "
-                             f"predictions[{i}]['masks'] {tuple(shapes.shape[1:])}, got "
+                             f"{name}[{i}]['masks'] {tuple(shapes.shape[1:])}, got "
                              f"{tuple(true_shapes.shape[1:])}")
         images.append((overlap(shapes, true_shapes), labels, scores, true_labels))
     return images
